@@ -1,0 +1,50 @@
+"""Atomic file writes: a reader (or a killed process) never sees half a file.
+
+Each write goes to a temporary file in the same folder, is flushed to disk,
+then renamed over the target, which POSIX makes atomic.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(target: Path | str, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` on success.
+
+    On any exception the temporary file is removed and ``target`` is untouched.
+    ``suffix`` keeps an extension that a writer may insist on (``.keras``).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp" if not suffix else suffix, dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(target: Path | str, data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(target: Path | str, text: str) -> None:
+    write_bytes(target, text.encode("utf-8"))
+
+
+def write_with(target: Path | str, writer: Callable[[Path], object], suffix: str = "") -> None:
+    """Atomically write ``target`` with ``writer(tmp_path)`` (for libraries that take a path)."""
+    with atomic_path(target, suffix) as tmp:
+        writer(tmp)

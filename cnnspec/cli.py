@@ -1,0 +1,176 @@
+"""The ``cnnspec`` command: a thin typer wrapper over the library.
+
+Exit codes: 0 success (warnings allowed), 1 an invalid spec or a failed job,
+2 a usage error (bad option, missing file).  No command prints a traceback
+for bad input.  Heavy libraries are imported inside the commands that need
+them, so ``cnnspec check`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
+import typer
+from rich.console import Console
+
+from cnnspec.checker import Shape, parse_shape
+from cnnspec.source import SpecResult, check_source, read_text
+
+app = typer.Typer(
+    name="cnnspec",
+    help="Declarative model specs for small CNNs: check, format, build, train, export, report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def console(stderr: bool = False) -> Console:
+    # Wide enough for a table when piped (CI logs, golden files).
+    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "120"))
+    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = EXIT_USAGE, hint: str | None = None) -> NoReturn:
+    """Print a one-line error (and hint) to stderr and exit with ``code``."""
+    err = console(stderr=True)
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    if hint:
+        err.print(f"  [cyan]hint:[/] {hint}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def shape_option(value: Optional[str]) -> Optional[Shape]:
+    if value is None:
+        return None
+    try:
+        return parse_shape(value)
+    except ValueError as exc:
+        fail(f"--input: {exc}")
+
+
+def read_source(path: Optional[str], spec: Optional[str]) -> tuple[str, str]:
+    """The text to work on: ``--spec TEXT``, a file, or ``-`` for stdin."""
+    if spec is not None and path is not None:
+        fail("give either a PATH or --spec, not both")
+    if spec is not None:
+        return spec, "<string>"
+    if path is None:
+        fail("give a PATH (a .cnn file, or - for standard input) or --spec TEXT")
+    if path != "-" and not Path(path).is_file():
+        fail(f"no such file: {path}")
+    try:
+        return read_text(path)
+    except UnicodeDecodeError:
+        fail(f"{path} is not UTF-8 text")
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+
+
+PathArg = Annotated[Optional[str], typer.Argument(help="A .cnn file, or - for standard input.", show_default=False)]
+SpecOpt = Annotated[Optional[str], typer.Option("--spec", "-s", help="The spec text itself.", show_default=False)]
+InputOpt = Annotated[
+    Optional[str], typer.Option("--input", "-i", help="Input shape HxWxC when the spec has no I:.", show_default=False)
+]
+ClassesOpt = Annotated[
+    Optional[int], typer.Option("--classes", "-c", min=1, help="Class count when the spec has no O:.", show_default=False)
+]
+
+
+@app.command()
+def check(
+    path: PathArg = None,
+    spec: SpecOpt = None,
+    input: InputOpt = None,
+    classes: ClassesOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+) -> None:
+    """Check specs: per-layer shapes, params, MACs, memory, errors and advice."""
+    text, origin = read_source(path, spec)
+    results = _check_any(text, origin, shape_option(input), classes)
+    if as_json:
+        dicts = [r.to_dict() for r in results]
+        payload: object = dicts[0] if len(dicts) == 1 and results[0].name is None else dicts
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        from cnnspec import render
+
+        out = console()
+        for i, res in enumerate(results):
+            if i:
+                out.print()
+            out.print(render.result(res))
+    invalid = any(not r.ok for r in results)
+    warned = any(r.warnings for r in results)
+    raise typer.Exit(EXIT_INVALID if invalid or (strict and warned) else EXIT_OK)
+
+
+def _check_any(text: str, origin: str, input_shape: Optional[Shape], classes: Optional[int]) -> list[SpecResult]:
+    """Dispatch on the kind of source; plain spec text by default."""
+    return check_source(text, origin, input_shape, classes)
+
+
+@app.command()
+def fmt(
+    path: PathArg = None,
+    spec: SpecOpt = None,
+    check_only: Annotated[bool, typer.Option("--check", help="Exit 1 if the text is not in canonical form.")] = False,
+    write: Annotated[bool, typer.Option("--write", "-w", help="Rewrite the file in place.")] = False,
+) -> None:
+    """Print the canonical form of a spec or file (implied pools spelled out)."""
+    from cnnspec.errors import SpecError, render_all
+    from cnnspec.formatter import format_file
+    from cnnspec.parser import parse_file
+
+    text, origin = read_source(path, spec)
+    try:
+        parsed = parse_file(text, origin)
+    except SpecError as exc:
+        typer.echo(render_all(exc.diagnostics, text), err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    canonical = format_file(parsed)
+    if check_only:
+        same = canonical.strip() == text.strip()
+        if not same:
+            typer.echo(f"{origin}: not in canonical form", err=True)
+        raise typer.Exit(EXIT_OK if same else EXIT_INVALID)
+    if write:
+        if path in (None, "-"):
+            fail("--write needs a file PATH")
+        from cnnspec.atomic import write_text
+
+        write_text(Path(path), canonical)
+        return
+    typer.echo(canonical, nl=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the IR (a .cnn file's parsed form)."""
+    from cnnspec.ir import SpecFile
+
+    typer.echo(json.dumps(SpecFile.model_json_schema(), indent=2, ensure_ascii=False))
+
+
+@app.command()
+def version() -> None:
+    """Print the cnnspec version."""
+    from cnnspec import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Entry point of the ``cnnspec`` command."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        console(stderr=True).print("[red]interrupted[/]")
+        sys.exit(130)

@@ -1,0 +1,81 @@
+"""Diagnostics are data; rendering them is a separate, pure function.
+
+A :class:`Diagnostic` holds a stable code, a message that says what was
+expected and what was received, the span of the offending token and, where
+one is likely, a hint.  :class:`SpecError` carries *all* the errors of a
+spec, never just the first.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from cnnspec.ir import Span
+
+Severity = Literal["error", "warning"]
+
+
+class Diagnostic(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    severity: Severity = "error"
+    message: str
+    span: Span | None = None
+    hint: str | None = None
+    origin: str = "<string>"
+    #: Name of the spec in a multi-spec file, if any.
+    spec: str | None = None
+
+    @property
+    def location(self) -> str:
+        if self.span is None:
+            return self.origin
+        return f"{self.origin}:{self.span.line}:{self.span.column}"
+
+
+class SpecError(ValueError):
+    """Raised for an invalid spec; ``diagnostics`` holds every error found.
+
+    ``str(err)`` is the plain rendering of all of them, carets included.
+    """
+
+    def __init__(self, diagnostics: list[Diagnostic], source: str = "") -> None:
+        self.diagnostics = list(diagnostics)
+        self.source = source
+        super().__init__(render_all(self.diagnostics, source))
+
+
+def source_line(source: str, line: int) -> str:
+    lines = source.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def render(diag: Diagnostic, source: str) -> str:
+    """Plain-text rendering, stable for golden files::
+
+        model.cnn:1:12: error[E201]: unknown modifier 'q' in '16q'
+          C: 16n 16q
+                   ^
+          hint: ...
+    """
+    head = f"{diag.location}: {diag.severity}[{diag.code}]: {diag.message}"
+    if diag.spec:
+        head += f" (spec {diag.spec})"
+    out = [head]
+    if diag.span is not None:
+        text = source_line(source, diag.span.line)
+        if text:
+            # Tabs would misplace the caret; show them as single spaces.
+            shown = text.replace("\t", " ")
+            caret = " " * (diag.span.column - 1) + "^" * max(1, diag.span.length)
+            out += ["  " + shown.rstrip(), "  " + caret]
+    if diag.hint:
+        out.append(f"  hint: {diag.hint}")
+    return "\n".join(out)
+
+
+def render_all(diagnostics: list[Diagnostic], source: str) -> str:
+    return "\n".join(render(d, source) for d in diagnostics)

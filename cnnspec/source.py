@@ -1,0 +1,87 @@
+"""Where specs come from: strings, ``.cnn`` files, standard input.
+
+:func:`check_source` is the whole static pipeline in one call — text ->
+parsed specs -> checked specs — returning one :class:`SpecResult` per spec,
+invalid ones included, so callers (the CLI, sweeps) can report every spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnnspec.checker import CheckedSpec, Shape, check
+from cnnspec.errors import Diagnostic
+from cnnspec.parser import parse_file_results
+
+
+@dataclass(frozen=True)
+class SpecResult:
+    """One spec of a source: its check, or the errors that stopped it."""
+
+    name: str | None
+    source: str
+    checked: CheckedSpec | None = None
+    parse_errors: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return self.parse_errors + (list(self.checked.errors) if self.checked else [])
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return list(self.checked.warnings) if self.checked else []
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict[str, object]:
+        if self.checked is not None:
+            out = self.checked.to_dict()
+            if self.parse_errors:
+                out["errors"] = [_d(d) for d in self.parse_errors] + list(out["errors"])  # type: ignore[call-overload]
+                out["valid"] = False
+            return out
+        out = {} if self.name is None else {"name": self.name}
+        out.update(valid=False, warnings=[], errors=[_d(d) for d in self.parse_errors])
+        return out
+
+
+def _d(d: Diagnostic) -> dict[str, object]:
+    return {
+        "code": d.code,
+        "severity": d.severity,
+        "message": d.message,
+        "line": d.span.line if d.span else None,
+        "column": d.span.column if d.span else None,
+        "hint": d.hint,
+    }
+
+
+def check_source(
+    text: str,
+    origin: str = "<string>",
+    input_shape: Shape | str | None = None,
+    classes: int | None = None,
+) -> list[SpecResult]:
+    """Parse and check every spec of ``text``; never raises for a bad spec."""
+    parsed = parse_file_results(text, origin)
+    results: list[SpecResult] = []
+    if parsed.errors:
+        results.append(SpecResult(name=None, source=text, parse_errors=parsed.errors))
+    for ps in parsed.specs:
+        if ps.spec is None:
+            results.append(SpecResult(name=ps.name, source=text, parse_errors=ps.errors))
+        else:
+            results.append(SpecResult(name=ps.name, source=text, checked=check(ps.spec, input_shape, classes)))
+    return results
+
+
+def read_text(path: str) -> tuple[str, str]:
+    """Read a spec source: a path, or ``-`` for standard input. Returns (text, origin)."""
+    if path == "-":
+        import sys
+
+        return sys.stdin.read(), "<stdin>"
+    return Path(path).read_text(encoding="utf-8"), path
