@@ -167,6 +167,12 @@ def version() -> None:
     typer.echo(__version__)
 
 
+# --- command modules: each registers its commands on `app` when imported.
+# Keep these modules light at import time (no tensorflow/keras/matplotlib).
+# One line per module, added by the module's author:
+# (end of command modules)
+
+
 def main() -> None:
     """Entry point of the ``cnnspec`` command."""
     try:
