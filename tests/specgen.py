@@ -1,0 +1,432 @@
+"""A seeded generator of random *valid* specs that covers the whole notation.
+
+Each generated spec is valid by construction: the generator follows the map
+size itself (with the rules of NOTATION.md, not with cnnspec's checker, so
+a checker that wrongly rejects a valid spec shows up as a test failure
+rather than as a silently skipped example).  It writes every feature of the
+notation in every spelling it allows:
+
+* convolutions with their modifiers glued in random order (``k5``,
+  ``k3x5``, ``s2``, ``v``, ``n``, one activation letter, ``L2``,
+  ``L2=1e-3``), in sections with implied pools, written pools (``p p2 p3
+  ap ap3``), ``gap`` / ``gmp`` and ``p0``;
+* dropouts with every rate syntax: all Unicode fractions, ``1/4``, ``.25``,
+  ``0.25``, ``25%``, ``12.5%``, ``0``;
+* dense layers with modifiers, heads ``O: N`` with ``I`` / ``S`` letters and
+  ``O: 1``, ``A:`` augmentations, ``I:`` shapes (or none, given apart);
+* one-line and multi-line layouts, tabs, comments, a header touching its
+  first item (``C:16``), and named multi-spec files.
+
+``features`` of a :class:`Generated` names what it used, so a test can prove
+that a run covered everything (:data:`ALL_FEATURES`).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+UNICODE_FRACTIONS = "½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅐⅛⅜⅝⅞⅑⅒"
+ACTIVATIONS = "RTSEGWI"
+FILTERS = (1, 2, 3, 4, 6, 8, 12, 16)
+AUGMENT_LIMITS = {
+    "flip": None,
+    "vflip": None,
+    "hvflip": None,
+    "rot": 0.5,
+    "zoom": 1.0,
+    "shift": 1.0,
+    "contrast": 1.0,
+    "bright": 1.0,
+}
+RATE_FORMS = ("unicode", "fraction", "dot", "zero_dot", "zero", "percent", "percent_dec")
+L2_FORMS = ("L2", "L2=1e-3", "L2=0.001", "L2=.05", "L2=2e-4", "L2=1")
+
+ALL_FEATURES = frozenset(
+    {f"rate_{form}" for form in RATE_FORMS}
+    | {f"unicode_{ch}" for ch in UNICODE_FRACTIONS}
+    | {f"conv_act_{a}" for a in ACTIVATIONS}
+    | {f"dense_act_{a}" for a in ACTIVATIONS}
+    | {f"head_act_{a}" for a in "IS"}
+    | {f"aug_{name}" for name in AUGMENT_LIMITS}
+    | {f"l2_{form}" for form in L2_FORMS}
+    | {
+        "conv_k_square",
+        "conv_k_rect",
+        "conv_s",
+        "conv_v",
+        "conv_n",
+        "conv_l2",
+        "dense_n",
+        "dense_l2",
+        "head_l2",
+        "head_1",
+        "pools_implied",
+        "pools_written",
+        "pool_p",
+        "pool_p2",
+        "pool_pN",
+        "pool_ap",
+        "pool_apN",
+        "gap",
+        "gmp",
+        "p0",
+        "input_written",
+        "input_given",
+        "head_written",
+        "head_given",
+        "augment",
+        "no_conv",
+        "no_dense",
+        "multiline",
+        "comment",
+        "tab",
+        "header_touching",
+    }
+)
+
+
+@dataclass
+class Generated:
+    """One random valid spec; ``input_shape`` / ``classes`` are set when the
+    text leaves ``I:`` / ``O:`` out and they must be given to check/build."""
+
+    text: str
+    input_shape: tuple[int, int, int] | None = None
+    classes: int | None = None
+    features: set[str] = field(default_factory=set)
+
+
+class _Gen:
+    def __init__(self, rng: random.Random, max_side: int) -> None:
+        self.rng = rng
+        self.max_side = max_side
+        self.features: set[str] = set()
+
+    # -- small pieces -------------------------------------------------------
+
+    def rate(self) -> tuple[str, Fraction]:
+        """A dropout rate in [0, 1) in one of the notation's spellings."""
+        r = self.rng
+        form = r.choice(RATE_FORMS)
+        self.features.add(f"rate_{form}")
+        if form == "unicode":
+            ch = r.choice(UNICODE_FRACTIONS)
+            self.features.add(f"unicode_{ch}")
+            return ch, Fraction(0)  # value unused by the generator
+        if form == "fraction":
+            den = r.randint(1, 12)
+            return f"{r.randint(0, den - 1)}/{den}", Fraction(0)
+        if form == "dot":
+            return "." + str(r.randint(0, 999)).zfill(r.randint(1, 3)), Fraction(0)
+        if form == "zero_dot":
+            return "0." + str(r.randint(0, 99)).zfill(r.randint(1, 2)), Fraction(0)
+        if form == "zero":
+            return "0", Fraction(0)
+        if form == "percent":
+            return f"{r.randint(0, 99)}%", Fraction(0)
+        return f"{r.randint(0, 99)}.{r.randint(0, 9)}%", Fraction(0)
+
+    def dropout(self) -> str:
+        return "d" + self.rate()[0]
+
+    def l2(self, where: str) -> str:
+        form = self.rng.choice(L2_FORMS)
+        self.features.update({f"l2_{form}", f"{where}_l2"})
+        return form
+
+    def activation(self, where: str, letters: str = ACTIVATIONS) -> str:
+        a = self.rng.choice(letters)
+        self.features.add(f"{where}_act_{a}")
+        return a
+
+    # -- C: -----------------------------------------------------------------
+
+    def conv(self, filters: int, h: int, w: int, min_out: int) -> tuple[str, int, int] | None:
+        """A conv token whose output is at least ``min_out`` on both sides."""
+        r = self.rng
+        for _ in range(6):
+            mods: dict[str, str] = {}
+            kh = kw = 3
+            stride = 1
+            valid = False
+            if r.random() < 0.4:
+                if r.random() < 0.5:
+                    kh = kw = r.randint(1, 5)
+                    mods["k"] = f"k{kh}"
+                else:
+                    kh, kw = r.randint(1, 5), r.randint(1, 5)
+                    mods["k"] = f"k{kh}x{kw}"
+            if r.random() < 0.3:
+                stride = r.randint(1, 3)
+                mods["s"] = f"s{stride}"
+            if r.random() < 0.3:
+                valid = True
+                mods["v"] = "v"
+            if valid:
+                oh = (h - kh) // stride + 1 if h >= kh else 0
+                ow = (w - kw) // stride + 1 if w >= kw else 0
+            else:
+                oh, ow = -(-h // stride), -(-w // stride)
+            if oh < min_out or ow < min_out:
+                continue
+            if r.random() < 0.3:
+                mods["n"] = "n"
+            if r.random() < 0.5:
+                mods["act"] = self.activation("conv")
+            if r.random() < 0.15:
+                mods["L2"] = self.l2("conv")
+            for key, feature in (("s", "conv_s"), ("v", "conv_v"), ("n", "conv_n")):
+                if key in mods:
+                    self.features.add(feature)
+            if "k" in mods:
+                self.features.add("conv_k_rect" if "x" in mods["k"] else "conv_k_square")
+            order = list(mods.values())
+            r.shuffle(order)
+            return str(filters) + "".join(order), oh, ow
+        return None
+
+    def conv_section(self, shape: tuple[int, int, int]) -> tuple[list[str], tuple[int, ...]]:
+        r = self.rng
+        mode = r.choice(["implied"] * 4 + ["written"] * 3 + ["p0"])
+        n = r.randint(1, 7)
+        h, w, c = shape
+        items: list[str] = []
+        if mode == "implied":
+            self.features.add("pools_implied")
+            open_group: int | None = None  # filters of an unclosed group
+            for _ in range(n):
+                if r.random() < 0.25:
+                    if open_group is not None:
+                        h, w, open_group = h // 2, w // 2, None
+                    items.append(self.dropout())
+                    continue
+                filters = open_group if open_group is not None and r.random() < 0.5 else r.choice(FILTERS)
+                ch, cw = (h // 2, w // 2) if open_group is not None and filters != open_group else (h, w)
+                # Every conv leaves at least 2x2, so its group's pool fits.
+                got = self.conv(filters, ch, cw, 2)
+                if got is None:
+                    continue
+                items.append(got[0])
+                h, w, c = got[1], got[2], filters
+                open_group = filters
+            if open_group is not None:
+                h, w = h // 2, w // 2
+            if not items:
+                items.append(self.dropout())
+            return items, (h, w, c)
+
+        pooled = False
+        for _ in range(n):
+            x = r.random()
+            if x < 0.2:
+                items.append(self.dropout())
+            elif x < 0.45 and mode == "written":
+                op = r.choice(["", "a"])
+                size = r.choice([2, 2, 2, 3, 4])
+                if h < size or w < size:
+                    continue
+                spelled = "" if size == 2 and r.random() < 0.6 else str(size)
+                items.append(f"{op}p{spelled}")
+                self.features.add(f"pool_{op}p{'N' if size != 2 else spelled}")
+                h, w = h // size, w // size
+                pooled = True
+            else:
+                filters = r.choice(FILTERS)
+                got = self.conv(filters, h, w, 1)
+                if got is None:
+                    continue
+                items.append(got[0])
+                h, w, c = got[1], got[2], filters
+        if mode == "p0":
+            self.features.add("p0")
+            items.insert(r.randint(0, len(items)), "p0")
+            return items, (h, w, c)
+        self.features.add("pools_written")
+        if r.random() < 0.35 or not pooled:
+            if not pooled and h >= 2 and w >= 2 and r.random() < 0.5:
+                items.append("p")
+                self.features.add("pool_p")
+                return items, (h // 2, w // 2, c)
+            g = r.choice(["gap", "gmp"])
+            self.features.add(g)
+            items.append(g)
+            items.extend(self.dropout() for _ in range(r.choice([0, 0, 1, 2])))
+            return items, (c,)
+        return items, (h, w, c)
+
+    # -- D:, O:, A:, I: -----------------------------------------------------
+
+    def dense_section(self) -> list[str]:
+        r = self.rng
+        items: list[str] = []
+        for _ in range(r.randint(1, 4)):
+            if r.random() < 0.3:
+                items.append(self.dropout())
+                continue
+            mods = []
+            if r.random() < 0.6:
+                mods.append(self.activation("dense"))
+            if r.random() < 0.25:
+                mods.append("n")
+                self.features.add("dense_n")
+            if r.random() < 0.2:
+                mods.append(self.l2("dense"))
+            r.shuffle(mods)
+            items.append(str(r.randint(1, 32)) + "".join(mods))
+        return items
+
+    def head(self) -> str:
+        r = self.rng
+        classes = 1 if r.random() < 0.25 else r.randint(2, 12)
+        if classes == 1:
+            self.features.add("head_1")
+        mods = []
+        if r.random() < 0.3:
+            mods.append(self.activation("head", "IS" if classes == 1 else "I"))
+        if r.random() < 0.2:
+            mods.append(self.l2("head"))
+        r.shuffle(mods)
+        return str(classes) + "".join(mods)
+
+    def augment_section(self) -> list[str]:
+        r = self.rng
+        names = r.sample(list(AUGMENT_LIMITS), r.randint(1, 4))
+        items = []
+        for name in names:
+            self.features.add(f"aug_{name}")
+            limit = AUGMENT_LIMITS[name]
+            if limit is None:
+                items.append(name)
+                continue
+            value = r.choice([0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1.0])
+            value = min(value, limit)
+            text = "1" if value == 1 else r.choice([f"{value:g}", f"{value:g}".removeprefix("0")])
+            items.append(name + text)
+        return items
+
+    def input_shape(self) -> tuple[int, int, int]:
+        r = self.rng
+        side = r.choice([1, 2, 3, 5, 7, 8, 12, 16, 24, 28, 32, 48, 64])
+        side = min(side, self.max_side)
+        other = side if r.random() < 0.6 else r.randint(1, self.max_side)
+        return side, other, r.choice([1, 1, 2, 3, 3, 4])
+
+    # -- the whole spec -----------------------------------------------------
+
+    def spec(self) -> tuple[list[list[str]], tuple[int, int, int] | None, int | None]:
+        """Sections as lists of tokens (header first), plus what to give apart."""
+        r = self.rng
+        shape = self.input_shape()
+        sections: list[list[str]] = []
+        given_shape: tuple[int, int, int] | None = None
+        if r.random() < 0.85:
+            sections.append(["I:", "x".join(map(str, shape))])
+            self.features.add("input_written")
+        else:
+            given_shape = shape
+            self.features.add("input_given")
+        if r.random() < 0.2:
+            sections.append(["A:", *self.augment_section()])
+            self.features.add("augment")
+        has_conv, has_dense = r.choice([(True, True), (True, True), (True, False), (False, True)])
+        if has_conv:
+            items, _ = self.conv_section(shape)
+            sections.append(["C:", *items])
+        else:
+            self.features.add("no_conv")
+        if has_dense:
+            sections.append(["D:", *self.dense_section()])
+        else:
+            self.features.add("no_dense")
+        classes: int | None = None
+        if r.random() < 0.8:
+            sections.append(["O:", self.head()])
+            self.features.add("head_written")
+        else:
+            classes = r.randint(1, 10)
+            self.features.add("head_given")
+        return sections, given_shape, classes
+
+    def layout(self, sections: list[list[str]], indent: str = "") -> str:
+        """Lay tokens out on one or several lines, with comments and tabs."""
+        r = self.rng
+        multiline = r.random() < 0.3
+        out: list[str] = []
+        for sec in sections:
+            header, items = sec[0], sec[1:]
+            words = [header + items[0] if r.random() < 0.15 else f"{header} {items[0]}", *items[1:]]
+            if words[0].startswith(header) and not words[0].startswith(header + " "):
+                self.features.add("header_touching")
+            for word in words:
+                sep = " "
+                if out:
+                    x = r.random()
+                    if multiline and x < 0.25:
+                        if r.random() < 0.3:
+                            sep = "  # a comment: C: 16 d5\n" + indent
+                            self.features.add("comment")
+                        else:
+                            sep = "\n" + indent + r.choice(["", "  ", "\t"])
+                        self.features.add("multiline")
+                    elif x < 0.05:
+                        sep = "\t"
+                        self.features.add("tab")
+                    elif x < 0.1:
+                        sep = "   "
+                out.append(sep + word if out else word)
+        text = "".join(out)
+        if r.random() < 0.1:
+            text = "# leading comment\n" + indent + text
+            self.features.update({"comment", "multiline"})
+        if r.random() < 0.1:
+            text += "  # trailing comment"
+            self.features.add("comment")
+        return text
+
+
+def random_spec(seed: int | random.Random, *, max_side: int = 64) -> Generated:
+    """One random valid spec, determined by ``seed``."""
+    rng = seed if isinstance(seed, random.Random) else random.Random(seed)
+    gen = _Gen(rng, max_side)
+    sections, shape, classes = gen.spec()
+    return Generated(gen.layout(sections), shape, classes, gen.features)
+
+
+def random_specs(n: int, seed: int = 0, *, max_side: int = 64) -> list[Generated]:
+    """``n`` random valid specs from one seed (spec ``i`` is seeded ``seed, i``)."""
+    return [random_spec(random.Random(f"{seed}:{i}"), max_side=max_side) for i in range(n)]
+
+
+def random_file(seed: int | random.Random, n: int = 3, *, max_side: int = 64) -> tuple[str, list[Generated]]:
+    """A named multi-spec file of ``n`` specs (some spanning several lines).
+
+    Returns the file text and, per spec, its :class:`Generated` with
+    ``text`` set to the spec's own text (without ``name =``).
+    """
+    rng = seed if isinstance(seed, random.Random) else random.Random(seed)
+    lines: list[str] = []
+    out: list[Generated] = []
+    names: set[str] = set()
+    if rng.random() < 0.3:
+        lines.append("# the experiment table")
+    for i in range(n):
+        name = rng.choice(["m", "net_", "M", "_x", "model.v"]) + str(i) + rng.choice(["", "-a", ".b"])
+        names.add(name)
+        gen = _Gen(rng, max_side)
+        sections, shape, classes = gen.spec()
+        indent = rng.choice(["  ", "      ", "\t"])
+        text = gen.layout(sections, indent)
+        # A leading comment line would start the spec text before the name.
+        text = text.removeprefix("# leading comment\n" + indent)
+        sep = rng.choice([" = ", "=", " =\n" + indent])
+        lines.append(f"{name}{sep}{text}")
+        if rng.random() < 0.2:
+            lines.append("")
+        out.append(Generated(text, shape, classes, gen.features))
+    assert len(names) == n
+    return "\n".join(lines) + "\n", out
+
+
+__all__ = ["ALL_FEATURES", "Generated", "random_file", "random_spec", "random_specs"]
