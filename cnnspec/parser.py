@@ -184,7 +184,9 @@ def parse_rate(text: str) -> tuple[Fraction | None, str | None, str | None]:
     else:
         return None, f"malformed rate '{text}': expected ½, 1/4, .25, 0.25 or 25%", None
     if not 0 <= rate < 1:
-        return None, f"rate must lie in [0, 1), received {text} = {float(rate):g}", None
+        value = f"{float(rate):g}"
+        shown = text if text == value else f"{text} = {value}"
+        return None, f"rate must lie in [0, 1), received {shown}", None
     return rate, None, None
 
 
