@@ -123,15 +123,19 @@ def fmt(
     spec: SpecOpt = None,
     check_only: Annotated[bool, typer.Option("--check", help="Exit 1 if the text is not in canonical form.")] = False,
     write: Annotated[bool, typer.Option("--write", "-w", help="Rewrite the file in place.")] = False,
+    expand: Annotated[bool, typer.Option("--expand", help="Expand variants in braces: one named spec each.")] = False,
 ) -> None:
     """Print the canonical form of a spec or file (implied pools spelled out)."""
     from cnnspec.errors import SpecError, render_all
     from cnnspec.formatter import format_file
     from cnnspec.parser import parse_file
+    from cnnspec.variants import expand_file, has_variants
 
     text, origin = read_source(path, spec)
+    if has_variants(text) and not expand:
+        fail(f"{origin} holds variants in braces", EXIT_INVALID, "print them with: cnnspec fmt --expand")
     try:
-        parsed = parse_file(text, origin)
+        parsed = expand_file(text, origin) if expand else parse_file(text, origin)
     except SpecError as exc:
         typer.echo(render_all(exc.diagnostics, text), err=True)
         raise typer.Exit(EXIT_INVALID) from None

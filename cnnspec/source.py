@@ -12,7 +12,6 @@ from pathlib import Path
 
 from cnnspec.checker import CheckedSpec, Shape, check
 from cnnspec.errors import Diagnostic
-from cnnspec.parser import parse_file_results
 
 
 @dataclass(frozen=True)
@@ -65,8 +64,13 @@ def check_source(
     input_shape: Shape | str | None = None,
     classes: int | None = None,
 ) -> list[SpecResult]:
-    """Parse and check every spec of ``text``; never raises for a bad spec."""
-    parsed = parse_file_results(text, origin)
+    """Parse and check every spec of ``text``; never raises for a bad spec.
+
+    Variants in braces (``C: {16,32}n``) are expanded: one result each.
+    """
+    from cnnspec.variants import expand_results
+
+    parsed = expand_results(text, origin)
     results: list[SpecResult] = []
     if parsed.errors:
         results.append(SpecResult(name=None, source=text, parse_errors=parsed.errors))
