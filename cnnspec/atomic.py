@@ -7,6 +7,7 @@ then renamed over the target, which POSIX makes atomic.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,10 +30,22 @@ def atomic_path(target: Path | str, suffix: str = "") -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
+        # mkstemp creates the file 0600: give it the target's mode, or the
+        # mode a plain open() would (0666 less the umask), not a private one.
+        os.chmod(tmp_path, _mode_for(target))
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_bytes(target: Path | str, data: bytes) -> None:
