@@ -131,6 +131,8 @@ def fmt(
     from cnnspec.parser import parse_file
     from cnnspec.variants import expand_file, has_variants
 
+    if write and path in (None, "-"):
+        fail("--write needs a file PATH")  # before reading: stdin would be consumed for nothing
     text, origin = read_source(path, spec)
     if has_variants(text) and not expand:
         fail(f"{origin} holds variants in braces", EXIT_INVALID, "print them with: cnnspec fmt --expand")
@@ -146,8 +148,6 @@ def fmt(
             typer.echo(f"{origin}: not in canonical form", err=True)
         raise typer.Exit(EXIT_OK if same else EXIT_INVALID)
     if write:
-        if path in (None, "-"):
-            fail("--write needs a file PATH")
         from cnnspec.atomic import write_text
 
         write_text(Path(path), canonical)
