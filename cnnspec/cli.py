@@ -114,6 +114,10 @@ def check(
 
 def _check_any(text: str, origin: str, input_shape: Optional[Shape], classes: Optional[int]) -> list[SpecResult]:
     """Dispatch on the kind of source; plain spec text by default."""
+    if origin.endswith((".md", ".markdown")):
+        from cnnspec.markdown import check_markdown
+
+        return check_markdown(text, origin, input_shape, classes)
     return check_source(text, origin, input_shape, classes)
 
 
