@@ -579,7 +579,10 @@ def _parse_one(text: str, origin: str, name: str | None) -> tuple[Spec | None, l
             f"start the section with its header, e.g. C: {tok}",
         )
     if not sections and not strays:
-        ctx.error("E101", "empty spec: expected sections such as 'C: 16 32 D: 64R'", None, None)
+        # Every error names a line and column: the spec's first line (a named
+        # spec's chunk starts with one newline per line before it).
+        first = Span(line=len(text) - len(text.lstrip("\n")) + 1, column=1)
+        ctx.error("E101", "empty spec: expected sections such as 'C: 16 32 D: 64R'", first, None)
         return None, ctx.errors
 
     fields: dict[str, Any] = {}

@@ -1,0 +1,432 @@
+"""The normative examples of NOTATION.md, parsed and checked.
+
+Each test names the passage of NOTATION.md it holds: the implied-pool table
+row by row, every error class of 'Errors' with its code, line and column,
+the Unicode fractions, named multi-spec files, comments, headers touching
+their first item, and items as whole tokens.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+import cnnspec
+from cnnspec.ir import Conv, Dense, Dropout, GlobalPool, NoPool, Pool
+from cnnspec.source import check_source
+
+
+def items(spec: cnnspec.Spec) -> list[str]:
+    """The C: section in a short written form: conv16n, conv16s2, pool*, d1/4."""
+    out = []
+    for item in spec.conv or ():
+        if isinstance(item, Conv):
+            out.append(f"conv{item.filters}" + (f"s{item.stride}" if item.stride != 1 else "") + "n" * item.batchnorm)
+        elif isinstance(item, Pool):
+            out.append(
+                ("ap" if item.op == "avg" else "pool") + (str(item.size) if item.size != 2 else "") + "*" * item.implied
+            )
+        elif isinstance(item, GlobalPool):
+            out.append("gap" if item.op == "avg" else "gmp")
+        elif isinstance(item, Dropout):
+            out.append(f"d{item.rate}")
+        elif isinstance(item, NoPool):
+            out.append("p0")
+    return out
+
+
+def errors_of(text: str, **kw) -> list[tuple[str, int | None, int | None]]:
+    """(code, line, column) of every error of every spec in ``text``."""
+    out = []
+    for result in check_source(text, **kw):
+        for d in result.errors:
+            out.append((d.code, d.span.line if d.span else None, d.span.column if d.span else None))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Implied pooling: the table of NOTATION.md, row by row
+
+IMPLIED_TABLE = [
+    (
+        "C: 16n 16n d¼ 32n 32n d¼",
+        ["conv16n", "conv16n", "pool*", "d1/4", "conv32n", "conv32n", "pool*", "d1/4"],
+        ["Conv2D", "BatchNormalization", "Conv2D", "BatchNormalization", "MaxPooling2D*", "Dropout"] * 1
+        + ["Conv2D", "BatchNormalization", "Conv2D", "BatchNormalization", "MaxPooling2D*", "Dropout"],
+    ),
+    ("C: 64 32", ["conv64", "pool*", "conv32", "pool*"], ["Conv2D", "MaxPooling2D*", "Conv2D", "MaxPooling2D*"]),
+    ("C: 64 32 p0", ["conv64", "conv32", "p0"], ["Conv2D", "Conv2D"]),
+    (
+        "C: 16 d¼ 16",
+        ["conv16", "pool*", "d1/4", "conv16", "pool*"],
+        ["Conv2D", "MaxPooling2D*", "Dropout", "Conv2D", "MaxPooling2D*"],
+    ),
+    ("C: 16s2 16", ["conv16s2", "conv16", "pool*"], ["Conv2D", "Conv2D", "MaxPooling2D*"]),
+    ("C: d¼ 16", ["d1/4", "conv16", "pool*"], ["Dropout", "Conv2D", "MaxPooling2D*"]),
+    (
+        "C: 16 16 32 16",
+        ["conv16", "conv16", "pool*", "conv32", "pool*", "conv16", "pool*"],
+        ["Conv2D", "Conv2D", "MaxPooling2D*", "Conv2D", "MaxPooling2D*", "Conv2D", "MaxPooling2D*"],
+    ),
+    (
+        "C: 16 16 32 32 gap",
+        ["conv16", "conv16", "conv32", "conv32", "gap"],
+        ["Conv2D", "Conv2D", "Conv2D", "Conv2D", "GlobalAveragePooling2D"],
+    ),
+]
+
+
+@pytest.mark.parametrize("text, expected, kinds", IMPLIED_TABLE, ids=[row[0] for row in IMPLIED_TABLE])
+def test_implied_pool_table(text, expected, kinds):
+    spec = cnnspec.parse(text)
+    assert items(spec) == expected
+    checked = cnnspec.check(spec, "32x32x3", 10)
+    assert checked.ok
+    body = [layer.kind + "*" * layer.implied for layer in checked.layers[1:-1] if layer.kind != "Flatten"]
+    assert checked.layers[0].kind == "Rescaling" and checked.layers[-1].name == "head"
+    assert body == kinds
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # Any pooling item turns the rule off.
+        ("C: 16 16 32 p", ["conv16", "conv16", "conv32", "pool"]),
+        ("C: 16 ap3 32", ["conv16", "ap3", "conv32"]),
+        ("C: 16 32 gmp", ["conv16", "conv32", "gmp"]),
+        ("C: p0 16 32", ["p0", "conv16", "conv32"]),
+        # Kernel sizes, strides and modifiers do not end a group; only the count does.
+        ("C: 16k5 16s2vRn 16T", ["conv16", "conv16s2n", "conv16", "pool*"]),
+        # The pool goes after the batch norm of the group's last conv and before a dropout.
+        ("C: 8n d½ d⅓", ["conv8n", "pool*", "d1/2", "d1/3"]),
+        # p2 is p.
+        ("C: 8 p2 ap2", ["conv8", "pool", "ap"]),
+        # No convolution, no implied pool.
+        ("C: d¼", ["d1/4"]),
+    ],
+)
+def test_implied_pool_rule(text, expected):
+    assert items(cnnspec.parse(text)) == expected
+
+
+def test_implied_pools_are_shown_and_spelled_out():
+    spec = cnnspec.parse("C: 16n 16n d¼ 32n 32n d¼ D: 16R")
+    assert cnnspec.format(spec) == "C: 16n 16n p d¼ 32n 32n p d¼ D: 16R"
+    checked = cnnspec.check(spec, "32x32x3", 10)
+    assert [layer.name for layer in checked.layers if layer.implied] == ["pool1", "pool2"]
+    assert all(entry["implied"] for entry in checked.to_dict()["layers"] if entry["name"].startswith("pool"))
+    # p0 is kept where there are no pools.
+    assert cnnspec.format(cnnspec.parse("C: 64 32 p0")) == "C: 64 32 p0"
+
+
+def test_implied_rule_is_purely_written():
+    """The same text means the same layers whatever the input; a pool that
+    would shrink the map below 1x1 is the shrink error at the group's last conv."""
+    spec = cnnspec.parse("C: 16 16 32")
+    assert cnnspec.check(spec, "8x8x1", 2).ok
+    bad = cnnspec.check(spec, "2x2x1", 2)
+    assert [(d.code, d.span.column) for d in bad.errors] == [("E402", 10)]
+    assert "p0" in bad.errors[0].hint and "0x0x32" in bad.errors[0].message
+
+
+# --------------------------------------------------------------------------
+# Whole tokens, headers, comments, layout
+
+
+def test_items_are_whole_tokens():
+    assert errors_of("C: 16 n") == [("E200", 1, 7)]
+    assert errors_of("C: 16 n", input_shape="8x8x1")[0] == ("E200", 1, 7)
+    spec = cnnspec.parse("C: 16n")
+    assert spec.conv[0].batchnorm
+
+
+def test_header_may_touch_its_first_item():
+    touching = cnnspec.parse("I:32x32x3 A:flip C:16 D:8R O:10")
+    spaced = cnnspec.parse("I: 32x32x3 A: flip C: 16 D: 8R O: 10")
+    assert cnnspec.format(touching) == cnnspec.format(spaced)
+
+
+def test_comments_and_lines():
+    text = "# the seed\nI: 32x32x3  # input\nC: 16n 16n d¼\n\t32n 32n d¼ # second block d5 16q\nD: 16R O: 10  #"
+    spec = cnnspec.parse(text)
+    assert cnnspec.format(spec) == "I: 32x32x3 C: 16n 16n p d¼ 32n 32n p d¼ D: 16R O: 10"
+    # A comment may touch the token before it.
+    assert cnnspec.format(cnnspec.parse("C: 16#x\n32")) == "C: 16 p 32 p"
+
+
+def test_seed_strings_parse_verbatim():
+    for text in ["C: 16n 16n d¼ 32n 32n d¼ D: 16R", "C: 16n 16n d¼ 32n 32n d¼ D: 8R 8R", "C: 64k5n", "C: 16k5v"]:
+        cnnspec.parse(text)
+    conv = cnnspec.parse("C: 64k5n").conv[0]
+    assert (conv.filters, conv.kernel, conv.padding, conv.activation, conv.batchnorm) == (64, (5, 5), "same", "R", True)
+    conv = cnnspec.parse("C: 16k5v").conv[0]
+    assert (conv.kernel, conv.padding) == ((5, 5), "valid")
+
+
+def test_modifiers_in_any_order():
+    a = cnnspec.parse("C: 64k3x5s2vTnL2=0.001").conv[0]
+    b = cnnspec.parse("C: 64L2=1e-3nTvs2k3x5").conv[0]
+    assert a.model_dump(exclude={"span", "text"}) == b.model_dump(exclude={"span", "text"})
+    assert (a.kernel, a.stride, a.padding, a.activation, a.batchnorm, a.l2) == ((3, 5), 2, "valid", "T", True, 0.001)
+    assert cnnspec.parse("C: 16L2").conv[0].l2 == 0.01
+
+
+def test_dense_and_head_defaults():
+    spec = cnnspec.parse("D: 16 16R 64RL2 8n O: 10")
+    dense = [d for d in spec.dense if isinstance(d, Dense)]
+    assert [(d.activation, d.batchnorm, d.l2) for d in dense] == [
+        ("I", False, None),
+        ("R", False, None),
+        ("R", False, 0.01),
+        ("I", True, None),
+    ]
+    assert spec.head.keras_activation == "softmax"
+    assert cnnspec.parse("D: 4 O: 1").head.keras_activation == "sigmoid"
+    assert cnnspec.parse("D: 4 O: 1S").head.keras_activation == "sigmoid"
+    assert cnnspec.parse("D: 4 O: 10I").head.keras_activation == "linear"
+    assert cnnspec.parse("C: 4").conv[0].activation == "R"
+
+
+def test_dense_dropout_first_is_flatten_then_dropout():
+    checked = cnnspec.check(cnnspec.parse("D: d½"), "4x4x2", 3)
+    assert [layer.kind for layer in checked.layers] == ["Rescaling", "Flatten", "Dropout", "Dense"]
+    # Already flat after gap: no Flatten.
+    checked = cnnspec.check(cnnspec.parse("C: 8 gap D: 4"), "4x4x2", 3)
+    assert "Flatten" not in [layer.kind for layer in checked.layers]
+
+
+# --------------------------------------------------------------------------
+# Rates
+
+UNICODE = {
+    "½": (1, 2), "⅓": (1, 3), "⅔": (2, 3), "¼": (1, 4), "¾": (3, 4), "⅕": (1, 5),
+    "⅖": (2, 5), "⅗": (3, 5), "⅘": (4, 5), "⅙": (1, 6), "⅚": (5, 6), "⅐": (1, 7),
+    "⅛": (1, 8), "⅜": (3, 8), "⅝": (5, 8), "⅞": (7, 8), "⅑": (1, 9), "⅒": (1, 10),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("char", list(UNICODE))
+def test_unicode_fractions(char):
+    rate = cnnspec.parse(f"C: 16 d{char} D: d{char}").conv[-1].rate
+    assert rate == Fraction(*UNICODE[char])
+    assert cnnspec.format(cnnspec.parse(f"D: d{char}")) == f"D: d{char}"
+
+
+@pytest.mark.parametrize(
+    "written, rate",
+    [
+        ("1/4", Fraction(1, 4)),
+        (".25", Fraction(1, 4)),
+        ("0.25", Fraction(1, 4)),
+        ("25%", Fraction(1, 4)),
+        ("12.5%", Fraction(1, 8)),
+        ("0", Fraction(0)),
+        ("0.0", Fraction(0)),
+        ("0/3", Fraction(0)),
+        ("2/6", Fraction(1, 3)),
+        (".1", Fraction(1, 10)),
+        ("99.9%", Fraction(999, 1000)),
+    ],
+)
+def test_rate_syntaxes_are_exact(written, rate):
+    assert cnnspec.parse(f"D: d{written}").dense[0].rate == rate
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["5", "1", "1.0", "100%", "1/1", "3/2", "1/0", "", ".", "0.", "1e-1", "⅟", "↉", "1⁄4", "½½", "-.1", "x", "¼%"],
+)
+def test_bad_rates(written):
+    with pytest.raises(cnnspec.SpecError) as exc:
+        cnnspec.parse(f"C: 16 d{written}")
+    [diag] = exc.value.diagnostics
+    # The caret is under the rate; under the `d` when the rate is missing.
+    assert (diag.code, diag.span.line, diag.span.column) == ("E130", 1, 8 if written else 7)
+
+
+def test_rate_hints():
+    with pytest.raises(cnnspec.SpecError) as exc:
+        cnnspec.parse("C: d5")
+    assert "d.5" in exc.value.diagnostics[0].hint and "d5%" in exc.value.diagnostics[0].hint
+
+
+# --------------------------------------------------------------------------
+# Files
+
+TABLE = """\
+# the experiment table
+m26 = C: 16n 16n d¼ 32n 32n d¼ D: 16R
+m28 = C: 16n 16n d¼ 32n 32n d¼
+      D: 8R 8R
+"""
+
+
+def test_named_multi_spec_file():
+    parsed = cnnspec.parse_file(TABLE)
+    assert [s.name for s in parsed.specs] == ["m26", "m28"]
+    assert cnnspec.format(parsed["m28"]) == "C: 16n 16n p d¼ 32n 32n p d¼ D: 8R 8R"
+    assert parsed["m28"].dense[0].span.line == 4
+    assert cnnspec.format_file(parsed) == (
+        "m26 = C: 16n 16n p d¼ 32n 32n p d¼ D: 16R\nm28 = C: 16n 16n p d¼ 32n 32n p d¼ D: 8R 8R\n"
+    )
+    # Each named spec means what it means alone.
+    alone = cnnspec.parse("C: 16n 16n d¼ 32n 32n d¼ D: 8R 8R")
+
+    def rows(spec):
+        return [(a.name, a.kind, a.output_shape, a.params) for a in cnnspec.check(spec, "32x32x3", 10).layers]
+
+    assert rows(parsed["m28"]) == rows(alone)
+
+
+@pytest.mark.parametrize("name", ["m", "M_1", "_x", "net.v2", "a-b", "x9.-_"])
+def test_spec_names(name):
+    assert cnnspec.parse_file(f"{name} = C: 4\n").specs[0].name == name
+
+
+def test_unnamed_multi_line_spec():
+    spec = cnnspec.parse("I: 8x8x1\nC: 4\n   8\nD: 2")
+    assert spec.name is None and items(spec) == ["conv4", "pool*", "conv8", "pool*"]
+
+
+# --------------------------------------------------------------------------
+# Errors: every class listed in NOTATION.md, with its code, line and column
+
+ERRORS = [
+    # unknown section, repeated, out of order, empty, neither C: nor D:
+    ("X: 16 C: 4", [("E103", 1, 1)]),
+    ("C: 16 C: 32", [("E104", 1, 7)]),
+    ("D: 16 C: 32", [("E105", 1, 7)]),
+    ("C: 16 D:", [("E106", 1, 7)]),
+    ("I: 8x8x1 O: 10", [("E107", 1, 1)]),
+    # unknown item or modifier, repeated modifier, two activations, not allowed, wrong case
+    ("C: 16 q", [("E200", 1, 7)]),
+    ("C: 16q", [("E201", 1, 6)]),
+    ("C: 16k3k5", [("E202", 1, 8)]),
+    ("C: 16nn", [("E202", 1, 7)]),
+    ("C: 16RT", [("E203", 1, 7)]),
+    ("D: 16k3", [("E204", 1, 6)]),
+    ("D: 16s2", [("E204", 1, 6)]),
+    ("D: 16v", [("E204", 1, 6)]),
+    ("C: 4 O: 10n", [("E204", 1, 11)]),
+    ("D: 8 p", [("E205", 1, 6)]),
+    ("C: 16r", [("E201", 1, 6)]),
+    ("c: 16 D: 4", [("E102", 1, 1)]),
+    ("C: 4 P", [("E200", 1, 6)]),
+    # counts, kernels, strides of 0
+    ("C: 0", [("E110", 1, 4)]),
+    ("D: 0", [("E110", 1, 4)]),
+    ("C: 4 O: 0", [("E110", 1, 9)]),
+    ("C: 16k0", [("E111", 1, 6)]),
+    ("C: 16k3x0", [("E111", 1, 6)]),
+    ("C: 16s0", [("E112", 1, 6)]),
+    # rates; augmentation unknown, repeated, factor missing or out of bounds
+    ("C: d5", [("E130", 1, 5)]),
+    ("C: d1/0", [("E130", 1, 5)]),
+    ("A: foo C: 16", [("E170", 1, 4)]),
+    ("A: flip flip C: 16", [("E175", 1, 9)]),
+    ("A: rot C: 16", [("E172", 1, 4)]),
+    ("A: rot.6 C: 16", [("E174", 1, 4)]),
+    ("A: zoom0 C: 16", [("E174", 1, 4)]),
+    ("A: zoom1.5 C: 16", [("E174", 1, 4)]),
+    ("A: flip.1 C: 16", [("E171", 1, 4)]),
+    # map shrinking below 1x1, implied pools included; items after gap/gmp
+    ("I: 4x4x1 C: 16k5v p0", [("E401", 1, 13)]),
+    ("I: 2x2x1 C: 16 16 32", [("E402", 1, 19)]),
+    ("I: 3x3x1 C: 4 p3 p", [("E402", 1, 18)]),
+    ("C: 16 gap 16", [("E123", 1, 11)]),
+    ("C: 16 gmp p", [("E123", 1, 11)]),
+    # p0 beside another pool or repeated; p1
+    ("C: 16 p0 p0", [("E121", 1, 10)]),
+    ("C: 16 p0 p", [("E122", 1, 7)]),
+    ("C: 16 p1", [("E120", 1, 7)]),
+    # I: of the wrong form or too large
+    ("I: 28x28 C: 4", [("E161", 1, 4)]),
+    ("I: 0x28x1 C: 4", [("E162", 1, 4)]),
+    ("I: abc C: 4", [("E160", 1, 4)]),
+    ("I: 5000x5000x3 C: 4", [("E163", 1, 4)]),
+    # head
+    ("C: 4 O: 10S", [("E151", 1, 9)]),
+    ("C: 4 O: 10 2", [("E150", 1, 12)]),
+    # L2 factor
+    ("C: 16L2=0", [("E113", 1, 6)]),
+    # items before any header
+    ("16 C: 16", [("E100", 1, 1)]),
+    # errors on later lines, after tabs and Unicode
+    ("I: 8x8x1\nC: 16 d¼\n\t32q", [("E201", 3, 4)]),
+    ("C: d¼ d¼ 16RT", [("E203", 1, 13)]),
+]
+
+
+@pytest.mark.parametrize("text, expected", ERRORS, ids=[e[0] for e in ERRORS])
+def test_error_classes(text, expected):
+    assert errors_of(text, input_shape=None if "I:" in text else "32x32x3") == expected
+    with pytest.raises(cnnspec.SpecError):
+        spec = cnnspec.parse(text)
+        checked = cnnspec.check(spec, None if "I:" in text else "32x32x3")
+        if checked.errors:
+            raise cnnspec.SpecError(list(checked.errors), text)
+
+
+FILE_ERRORS = [
+    ("1abc = C: 16\n", [("E302", 1, 1)]),
+    ("m = C: 16\nm = C: 32\n", [("E303", 2, 1)]),
+    ("C: 16\nm = C: 32\n", [("E301", 1, 1)]),
+    ("m = C: 16\n  16q\nn = D: 0\n", [("E201", 2, 5), ("E110", 3, 8)]),
+]
+
+
+@pytest.mark.parametrize("text, expected", FILE_ERRORS, ids=[e[0] for e in FILE_ERRORS])
+def test_file_errors(text, expected):
+    with pytest.raises(cnnspec.SpecError) as exc:
+        cnnspec.parse_file(text)
+    assert [(d.code, d.span.line, d.span.column) for d in exc.value.diagnostics] == expected
+
+
+def test_all_errors_are_reported():
+    with pytest.raises(cnnspec.SpecError) as exc:
+        cnnspec.parse("A: rot C: 16q 0 d5 D: 8k3 O: 10S")
+    assert [d.code for d in exc.value.diagnostics] == ["E172", "E201", "E110", "E130", "E204", "E151"]
+
+
+def test_error_rendering_has_location_caret_and_hint():
+    with pytest.raises(cnnspec.SpecError) as exc:
+        cnnspec.parse("C: 16n 16r", origin="model.cnn")
+    assert str(exc.value).splitlines() == [
+        "model.cnn:1:10: error[E201]: unknown modifier 'r' in '16r': expected k, s, v, n, L2 or one of RTSEGWI",
+        "  C: 16n 16r",
+        "           ^",
+        "  hint: activation letters are uppercase: 16R",
+    ]
+
+
+def test_error_hints():
+    def hint(text: str, **kw) -> str:
+        [result] = check_source(text, **kw)
+        return result.errors[0].hint or ""
+
+    assert "28x28x1" in hint("I: 28x28 C: 4") and "28x28x3" in hint("I: 28x28 C: 4")
+    assert "p0" in hint("I: 1x1x1 C: 4")
+    assert "16n" in hint("C: 16 n")
+    assert "C:" in hint("c: 16 D: 4")
+
+
+def test_shrink_error_names_layer_and_size():
+    [result] = check_source("I: 4x4x1 C: 16k5v p0")
+    message = result.errors[0].message
+    assert "16k5v" in message and "0x0x16" in message and "4x4x1" in message
+
+
+@pytest.mark.parametrize("text", ["", "   \n", "# only a comment\n"])
+def test_empty_spec(text):
+    with pytest.raises(cnnspec.SpecError) as exc:
+        cnnspec.parse(text)
+    [diag] = exc.value.diagnostics
+    assert (diag.code, diag.span.line, diag.span.column) == ("E101", 1, 1)
+
+
+def test_empty_named_spec_points_at_its_line():
+    with pytest.raises(cnnspec.SpecError) as exc:
+        cnnspec.parse_file("m = C: 4\nn = \n")
+    [diag] = exc.value.diagnostics
+    assert (diag.code, diag.span.line, diag.spec) == ("E101", 2, "n")
