@@ -88,6 +88,12 @@ class CheckedSpec(BaseModel):
     #: and the head will come from the data's class count.
     head_from_data: bool = False
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows the check table (see :mod:`cnnspec.notebook`)."""
+        from cnnspec.notebook import checked_html
+
+        return checked_html(self)
+
     @property
     def ok(self) -> bool:
         return not self.errors

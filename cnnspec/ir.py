@@ -173,6 +173,12 @@ class Spec(BaseModel):
     #: of a multi-spec file keep their file positions in every span.
     first_line: int = 1
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows the spec's check table (see :mod:`cnnspec.notebook`)."""
+        from cnnspec.notebook import spec_html
+
+        return spec_html(self)
+
     @property
     def has_implied_pools(self) -> bool:
         return any(isinstance(i, Pool) and i.implied for i in self.conv or ())
