@@ -178,6 +178,7 @@ def version() -> None:
 # --- command modules: each registers its commands on `app` when imported.
 # Keep these modules light at import time (no tensorflow/keras/matplotlib).
 # One line per module, added by the module's author:
+import cnnspec.cli_train  # noqa: E402,F401
 import cnnspec.cli_draw  # noqa: E402,F401
 # (end of command modules)
 

@@ -1,0 +1,135 @@
+"""``cnnspec train``: a thin wrapper over :func:`cnnspec.train.train` and
+:func:`cnnspec.train.resume`.
+
+Nothing heavy is imported here at module level: ``cnnspec check`` imports
+this module too and must stay instant.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from cnnspec.cli import EXIT_INVALID, PathArg, SpecOpt, app, console, fail, read_source
+
+
+def _options(**given: object) -> object:
+    from pydantic import ValidationError
+
+    from cnnspec.train import TrainOptions
+
+    try:
+        return TrainOptions(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        fail(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}")
+
+
+def _pick_spec(text: str, origin: str, name: Optional[str]) -> object:
+    from cnnspec.errors import SpecError, render_all
+    from cnnspec.parser import parse_file
+
+    try:
+        parsed = parse_file(text, origin)
+    except SpecError as exc:
+        typer.echo(render_all(exc.diagnostics, text), err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    names = [s.name for s in parsed.specs if s.name]
+    if name is not None:
+        if name not in names:
+            fail(f"no spec named {name!r} in {origin}", hint=f"the names are: {', '.join(names) or '(none)'}")
+        return parsed[name]
+    if len(parsed.specs) > 1:
+        fail(f"{origin} holds {len(parsed.specs)} specs: say which with --name", hint=f"one of: {', '.join(names)}")
+    return parsed.specs[0]
+
+
+@app.command()
+def train(
+    path: PathArg = None,
+    spec: SpecOpt = None,
+    data: Annotated[
+        Optional[str], typer.Option("--data", "-d", help="Image folder: one subfolder of images per class.")
+    ] = None,
+    val: Annotated[
+        Optional[str], typer.Option("--val", help="A separate validation folder (else --val-split).")
+    ] = None,
+    name: Annotated[Optional[str], typer.Option("--name", "-n", help="Which spec of a multi-spec file.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs [default: 10; with --resume: the run's].")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Batch size [default: 32].")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate [default: the optimizer's].")] = None,
+    optimizer: Annotated[
+        Optional[str], typer.Option(help="adam, sgd (momentum 0.9) or rmsprop [default: adam].")
+    ] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the split, weights and shuffles [default: 42].")] = None,
+    val_split: Annotated[Optional[float], typer.Option(help="Validation share without --val [default: 0.2].")] = None,
+    patience: Annotated[
+        Optional[int], typer.Option(help="Stop after this many epochs without better val accuracy.")
+    ] = None,
+    mixed_precision: Annotated[bool, typer.Option("--mixed-precision", help="mixed_float16 (for GPUs).")] = False,
+    jit: Annotated[
+        Optional[bool], typer.Option("--jit/--no-jit", help="XLA compilation [default: Keras' choice].")
+    ] = None,
+    distribute: Annotated[
+        Optional[str], typer.Option(help="mirrored: tf.distribute.MirroredStrategy over every local device.")
+    ] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Train without the files that are not images.")] = False,
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Run directory [default: runs/NAME-TIME].")] = None,
+    resume: Annotated[
+        Optional[str], typer.Option("--resume", help="Continue the run in this directory.", show_default=False)
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per event (per epoch).")] = False,
+) -> None:
+    """Train a spec on an image folder; write a run directory (model, history, curves, metrics)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    from cnnspec.data import DataError
+    from cnnspec.errors import SpecError, render_all
+    from cnnspec.train import TrainError, TrainOptions
+
+    progress = "json" if as_json else "quiet" if quiet else "rich"
+    if resume is not None:
+        if path is not None or spec is not None or data is not None:
+            fail("--resume DIR takes the spec and data from the run: give no PATH, --spec or --data")
+        if epochs is not None and epochs < 1:
+            fail("--epochs: must be at least 1")
+        from cnnspec.train import resume as resume_run
+
+        job = lambda: resume_run(resume, epochs=epochs, progress=progress)  # noqa: E731
+    else:
+        text, origin = read_source(path, spec)
+        chosen = _pick_spec(text, origin, name)
+        if data is None:
+            fail("give the image folder with --data DIR")
+        options = _options(
+            epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed, val_split=val_split,
+            val_dir=val, patience=patience, mixed_precision=mixed_precision, jit=jit, distribute=distribute,
+            skip_bad=skip_bad, out=out,
+        )  # fmt: skip
+        assert isinstance(options, TrainOptions)
+        from cnnspec.train import train as train_run
+
+        job = lambda: train_run(chosen, data, options, progress=progress)  # type: ignore[arg-type]  # noqa: E731
+    try:
+        result = job()
+    except (DataError, TrainError) as exc:
+        fail(exc.message, EXIT_INVALID, exc.hint)
+    except SpecError as exc:
+        typer.echo(render_all(exc.diagnostics, exc.source), err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except Exception as exc:  # a failed run: run.json says "failed"; no traceback for the user
+        console(stderr=True).print(f"[bold red]error:[/] training failed: {type(exc).__name__}: {exc}", markup=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    if result.status == "interrupted":
+        if progress != "quiet":
+            console(stderr=True).print(
+                f"[yellow]interrupted after {result.epochs_completed} epochs;[/] continue with "
+                f"cnnspec train --resume {result.run_dir}",
+                markup=True,
+            )
+        raise typer.Exit(128 + (result.signal or 2))
+
+
+__all__ = ["train"]
