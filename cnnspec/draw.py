@@ -36,6 +36,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 from cnnspec.checker import CheckedSpec, Layer
 
+# The parser's own rule for a `name =` line, so the two never disagree.
+from cnnspec.parser import _NAMED_LINE as NAME_LINE
+
 Style = Literal["blocks", "table"]
 STYLES: tuple[str, ...] = ("blocks", "table")
 
@@ -170,10 +173,22 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 def spec_text(checked: CheckedSpec) -> str:
     """The spec as its author wrote it, on one line, without its ``name =``."""
-    text = re.sub(r"#[^\n]*", "", checked.spec.source)
+    spec = checked.spec
+    text = spec.source
+    if spec.name is not None:
+        # A named spec's source is its whole file: keep its own lines only,
+        # from its ``name =`` line to the next spec's.
+        lines = text.splitlines()[spec.first_line - 1 :]
+        own = lines[:1]
+        for line in lines[1:]:
+            if NAME_LINE.match(line):
+                break
+            own.append(line)
+        text = "\n".join(own)
+    text = re.sub(r"#[^\n]*", "", text)
     text = " ".join(text.split())
-    if checked.spec.name is not None:
-        text = re.sub(rf"^{re.escape(checked.spec.name)}\s*=\s*", "", text)
+    if spec.name is not None:
+        text = re.sub(rf"^{re.escape(spec.name)}\s*=\s*", "", text)
     if not text:
         from cnnspec.formatter import format_spec
 

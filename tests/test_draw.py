@@ -247,6 +247,12 @@ def test_caption_holds_spec_params_and_macs() -> None:
     named = cnnspec.check(cnnspec.parse_file("m = I: 8x8x1 C: 4 D: 2").specs[0])
     assert "m = I: 8x8x1 C: 4 D: 2" in draw_svg(named)
     assert "head will come from the data" in draw_svg(named)
+    # A named spec of a file shows its own lines only, comments dropped.
+    file = "# sweep\na = I: 8x8x1 C: 4\n  D: 2 # two\nb = I: 8x8x1 C: 8 D: 2\n"
+    a, b = (cnnspec.check(s) for s in cnnspec.parse_file(file).specs)
+    assert "a = I: 8x8x1 C: 4 D: 2<" in draw_svg(a)
+    assert "b = I: 8x8x1 C: 8 D: 2<" in draw_svg(b)
+    assert "C: 8" not in draw_svg(a) and "sweep" not in draw_svg(a)
 
 
 def test_invalid_spec_draws_nothing(tmp_path: Path) -> None:
