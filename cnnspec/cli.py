@@ -93,7 +93,8 @@ def check(
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> None:
     """Check specs: per-layer shapes, params, MACs, memory, errors and advice."""
-    text, origin = read_source(path, spec)
+    # An exported .onnx file is binary: _check_any reads its spec from the metadata.
+    text, origin = ("", path) if path and path.endswith(".onnx") and spec is None else read_source(path, spec)
     results = _check_any(text, origin, shape_option(input), classes)
     if as_json:
         dicts = [r.to_dict() for r in results]
@@ -114,6 +115,10 @@ def check(
 
 def _check_any(text: str, origin: str, input_shape: Optional[Shape], classes: Optional[int]) -> list[SpecResult]:
     """Dispatch on the kind of source; plain spec text by default."""
+    if origin.endswith(".onnx"):  # the spec an export stored in the metadata
+        from cnnspec.cli_export import onnx_spec
+
+        text = onnx_spec(origin)
     if origin.endswith((".md", ".markdown")):
         from cnnspec.markdown import check_markdown
 
@@ -180,6 +185,7 @@ def version() -> None:
 # One line per module, added by the module's author:
 import cnnspec.cli_train  # noqa: E402,F401
 import cnnspec.cli_draw  # noqa: E402,F401
+import cnnspec.cli_export  # noqa: E402,F401
 # (end of command modules)
 
 
