@@ -109,9 +109,12 @@ def draw(
             label = f"{res.name}: " if res.name else ""
             err.print(f"[bold red]{label}invalid: {n} error{'s' * (n != 1)}[/], nothing drawn", highlight=False)
             continue
-        if target.suffix.lower() == ".png":
-            drawing.draw_png(checked, target, style=style, scale=scale)  # type: ignore[arg-type]
-        else:
-            write_text(target, drawing.draw_svg(checked, style=style))  # type: ignore[arg-type]
+        try:
+            if target.suffix.lower() == ".png":
+                drawing.draw_png(checked, target, style=style, scale=scale)  # type: ignore[arg-type]
+            else:
+                write_text(target, drawing.draw_svg(checked, style=style))  # type: ignore[arg-type]
+        except OSError as exc:
+            fail(f"cannot write {target}: {exc.strerror or exc}")
         std.print(f"wrote {target}", highlight=False, markup=False)
     raise typer.Exit(EXIT_INVALID if invalid else EXIT_OK)

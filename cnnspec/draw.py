@@ -188,8 +188,11 @@ def spec_text(checked: CheckedSpec) -> str:
     text = re.sub(r"#[^\n]*", "", text)
     text = " ".join(text.split())
     if spec.name is not None:
-        text = re.sub(rf"^{re.escape(spec.name)}\s*=\s*", "", text)
-    if not text:
+        own_name = re.match(rf"{re.escape(spec.name)}\s*=\s*", text)
+        text = text[own_name.end() :] if own_name else ""
+    if not text or "{" in text:
+        # No text of its own (built in Python), or one variant of a template
+        # (`C: {16,32}`): the canonical form says exactly what was drawn.
         from cnnspec.formatter import format_spec
 
         text = format_spec(checked.spec)

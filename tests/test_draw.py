@@ -253,6 +253,10 @@ def test_caption_holds_spec_params_and_macs() -> None:
     assert "a = I: 8x8x1 C: 4 D: 2<" in draw_svg(a)
     assert "b = I: 8x8x1 C: 8 D: 2<" in draw_svg(b)
     assert "C: 8" not in draw_svg(a) and "sweep" not in draw_svg(a)
+    # One variant of a template: its canonical form, not the braces.
+    variants = check_source("m = I: 8x8x1 C: {4,8} D: 2\n")
+    assert [r.name for r in variants] == ["m-4", "m-8"]
+    assert "m-8 = I: 8x8x1 C: 8 p D: 2<" in draw_svg(variants[1].checked)  # type: ignore[arg-type]
 
 
 def test_invalid_spec_draws_nothing(tmp_path: Path) -> None:
@@ -350,9 +354,11 @@ def test_cli_invalid_draws_nothing(tmp_path: Path) -> None:
         ["C: 16", "-i", "8x8", "-o", "net.svg"],
         ["C: 16", "-i", "8x8x1", "-o", "net.svg", "--style", "pie"],
         ["C: 16", "--spec", "C: 16", "-o", "net.svg"],
+        ["C: 16", "-i", "8x8x1", "-o", "blocker/net.svg"],
     ],
 )
 def test_cli_usage_errors(args: list[str], tmp_path: Path) -> None:
-    r = invoke(*[str(tmp_path / a) if a.startswith("net.") else a for a in args])
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    r = invoke(*[str(tmp_path / a) if a.startswith(("net.", "blocker/")) else a for a in args])
     assert r.exit_code == 2, r.output  # type: ignore[attr-defined]
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["blocker"]
