@@ -9,6 +9,7 @@ fraction where one is exact.  ``parse(format(s))`` is the same network as
 
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
 
 from cnnspec.ir import Augment, Conv, Dense, Dropout, GlobalPool, Head, NoPool, Pool, Spec, SpecFile
@@ -31,11 +32,14 @@ def _decimal(x: Fraction | float) -> str:
         digits = 0
         while (x * 10**digits).denominator != 1:
             digits += 1
-        text = f"{x.numerator / x.denominator:.{digits}f}" if digits else str(x.numerator)
+        # Integer arithmetic, not a float: .99999999999999999999 must not print as 1.0…
+        whole, frac = divmod(abs(x.numerator) * 10**digits // x.denominator, 10**digits)
+        text = ("-" if x < 0 else "") + (f"{whole}.{frac:0{digits}d}" if digits else str(whole))
     else:
         text = repr(float(x))
         if "e" in text:
-            text = f"{x:.17f}".rstrip("0")
+            # Positional digits of the shortest repr: 1e-20 is .00000000000000000001.
+            text = f"{Decimal(text):f}"
         if text.endswith(".0"):
             text = text[:-2]
     if text.startswith("0."):

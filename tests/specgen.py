@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 UNICODE_FRACTIONS = "½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅐⅛⅜⅝⅞⅑⅒"
 ACTIVATIONS = "RTSEGWI"
@@ -40,8 +39,8 @@ AUGMENT_LIMITS = {
     "contrast": 1.0,
     "bright": 1.0,
 }
-RATE_FORMS = ("unicode", "fraction", "dot", "zero_dot", "zero", "percent", "percent_dec")
-L2_FORMS = ("L2", "L2=1e-3", "L2=0.001", "L2=.05", "L2=2e-4", "L2=1")
+RATE_FORMS = ("unicode", "fraction", "dot", "zero_dot", "zero", "percent", "percent_dec", "long_dot", "big_fraction")
+L2_FORMS = ("L2", "L2=1e-3", "L2=0.001", "L2=.05", "L2=2e-4", "L2=1", "L2=1e-30", "L2=2.5")
 
 ALL_FEATURES = frozenset(
     {f"rate_{form}" for form in RATE_FORMS}
@@ -106,7 +105,7 @@ class _Gen:
 
     # -- small pieces -------------------------------------------------------
 
-    def rate(self) -> tuple[str, Fraction]:
+    def rate(self) -> str:
         """A dropout rate in [0, 1) in one of the notation's spellings."""
         r = self.rng
         form = r.choice(RATE_FORMS)
@@ -114,22 +113,27 @@ class _Gen:
         if form == "unicode":
             ch = r.choice(UNICODE_FRACTIONS)
             self.features.add(f"unicode_{ch}")
-            return ch, Fraction(0)  # value unused by the generator
+            return ch
         if form == "fraction":
             den = r.randint(1, 12)
-            return f"{r.randint(0, den - 1)}/{den}", Fraction(0)
+            return f"{r.randint(0, den - 1)}/{den}"
         if form == "dot":
-            return "." + str(r.randint(0, 999)).zfill(r.randint(1, 3)), Fraction(0)
+            return "." + str(r.randint(0, 999)).zfill(r.randint(1, 3))
         if form == "zero_dot":
-            return "0." + str(r.randint(0, 99)).zfill(r.randint(1, 2)), Fraction(0)
+            return "0." + str(r.randint(0, 99)).zfill(r.randint(1, 2))
         if form == "zero":
-            return "0", Fraction(0)
+            return "0"
+        if form == "long_dot":  # more digits than a float holds: kept exactly
+            return "." + "".join(r.choice("0123456789") for _ in range(r.randint(15, 24)))
+        if form == "big_fraction":
+            den = r.randint(13, 10**22)
+            return f"{r.randint(0, den - 1)}/{den}"
         if form == "percent":
-            return f"{r.randint(0, 99)}%", Fraction(0)
-        return f"{r.randint(0, 99)}.{r.randint(0, 9)}%", Fraction(0)
+            return f"{r.randint(0, 99)}%"
+        return f"{r.randint(0, 99)}.{r.randint(0, 9)}%"
 
     def dropout(self) -> str:
-        return "d" + self.rate()[0]
+        return "d" + self.rate()
 
     def l2(self, where: str) -> str:
         form = self.rng.choice(L2_FORMS)

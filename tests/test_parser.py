@@ -350,6 +350,7 @@ ERRORS = [
     ("C: 4 O: 10 2", [("E150", 1, 12)]),
     # L2 factor
     ("C: 16L2=0", [("E113", 1, 6)]),
+    ("C: 16L2=1e999", [("E113", 1, 6)]),
     # items before any header
     ("16 C: 16", [("E100", 1, 1)]),
     # errors on later lines, after tabs and Unicode
