@@ -87,7 +87,35 @@ def _grammar_text() -> str:
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(_grammar_text(), parser="lalr", lexer="contextual", propagate_positions=False)
+    # The transformer runs inside the LALR parser (no tree is built, then
+    # walked).  Building the LALR tables is a third of a cold `cnnspec check`,
+    # so lark caches them in a per-user file keyed by the hash of the grammar
+    # and options (lark checks it on load and rebuilds when stale).
+    text = _grammar_text()
+    return Lark(
+        text,
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=False,
+        transformer=_ToSections(),
+        cache=_cache_file(text),
+    )
+
+
+def _cache_file(grammar: str) -> str | bool:
+    """A private, per-user cache path for the parser tables, or False (no cache)."""
+    import hashlib
+    import os
+
+    import lark
+
+    try:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cnnspec"
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except (OSError, RuntimeError):  # no home, read-only file system: build every time
+        return False
+    digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
+    return str(base / f"grammar-{digest}-lark{lark.__version__}.cache")
 
 
 @dataclass
@@ -567,7 +595,7 @@ def implied_pools(items: list[ConvItem]) -> list[ConvItem]:
 def _parse_one(text: str, origin: str, name: str | None) -> tuple[Spec | None, list[Diagnostic]]:
     ctx = _Ctx(origin, name)
     try:
-        strays, sections = _ToSections().transform(_lark().parse(text))
+        strays, sections = _lark().parse(text)  # _ToSections runs inside the parser
     except LarkError as exc:  # the catch-all terminal makes this unreachable in practice
         line = getattr(exc, "line", 1) or 1
         column = getattr(exc, "column", 1) or 1
