@@ -1,0 +1,111 @@
+"""``cnnspec sweep`` and ``cnnspec report``: thin wrappers over
+:func:`cnnspec.sweep.sweep` and :func:`cnnspec.report.write_report`.
+
+Nothing heavy is imported at module level (``cnnspec check`` imports this
+module too).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from cnnspec.cli import EXIT_INVALID, EXIT_OK, PathArg, SpecOpt, app, console, fail, read_source
+
+
+@app.command()
+def sweep(
+    path: PathArg = None,
+    spec: SpecOpt = None,
+    data: Annotated[
+        Optional[str], typer.Option("--data", "-d", help="Image folder: one subfolder of images per class.")
+    ] = None,
+    out: Annotated[str, typer.Option("--out", "-o", help="Sweep folder: one run directory per spec.")] = "sweep",
+    val: Annotated[Optional[str], typer.Option("--val", help="A separate validation folder.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs of every run [default: 10].")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Batch size [default: 32].")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate [default: the optimizer's].")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="adam, sgd or rmsprop [default: adam].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the split, weights and shuffles [default: 42].")] = None,
+    val_split: Annotated[Optional[float], typer.Option(help="Validation share without --val [default: 0.2].")] = None,
+    patience: Annotated[
+        Optional[int], typer.Option(help="Stop a run after this many epochs without better val accuracy.")
+    ] = None,
+    mixed_precision: Annotated[bool, typer.Option("--mixed-precision", help="mixed_float16 (for GPUs).")] = False,
+    jit: Annotated[Optional[bool], typer.Option("--jit/--no-jit", help="XLA [default: Keras' choice].")] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Train without the files that are not images.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per event (per run).")] = False,
+) -> None:
+    """Train every spec of a file (variants expanded), one run directory each under --out.
+
+    Every spec is checked first, against the data too; invalid ones are listed
+    and skipped.  Started again, a sweep skips finished runs and resumes an
+    interrupted one.  Exit 0 when every spec trained, 1 when one was invalid
+    or failed, 128+N after signal N.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from cnnspec.cli_train import _options
+    from cnnspec.data import DataError
+    from cnnspec.sweep import sweep as run_sweep
+    from cnnspec.train import TrainError
+
+    text, origin = read_source(path, spec)
+    if data is None:
+        fail("give the image folder with --data DIR")
+    options = _options(
+        epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed, val_split=val_split,
+        val_dir=val, patience=patience, mixed_precision=mixed_precision, jit=jit, skip_bad=skip_bad,
+    )  # fmt: skip
+    progress = "json" if as_json else "quiet" if quiet else "rich"
+    try:
+        result = run_sweep(text, data, options, out, origin=origin, progress=progress)
+    except (DataError, TrainError) as exc:
+        fail(exc.message, EXIT_INVALID, exc.hint)
+    if progress == "rich":
+        err = console(stderr=True)
+        n_done = result.count("completed") + result.count("finished")
+        err.print(
+            f"{result.status}: {n_done} of {len(result.entries) - len(result.invalid)} runs done, "
+            f"{len(result.invalid)} invalid spec(s) skipped; the table: cnnspec report {out} -o report.html",
+            markup=False,
+        )
+    if result.status == "interrupted":
+        raise typer.Exit(128 + (result.signal or 2))
+    raise typer.Exit(EXIT_INVALID if result.invalid or result.status == "failed" else EXIT_OK)
+
+
+@app.command()
+def report(
+    paths: Annotated[list[str], typer.Argument(help="Run directories, or sweep folders holding them.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="report.md (PNGs beside it) or report.html (all inline).")],
+    margin: Annotated[
+        float, typer.Option(help="Accuracy margin: mark the smallest model within it of the best.", min=0)
+    ] = 0.01,
+    window: Annotated[int, typer.Option(help="Last epochs over which the spread is measured.", min=2)] = 5,
+    unstable: Annotated[
+        float, typer.Option(help="Flag a run whose val accuracy falls by more than this in the window.", min=0)
+    ] = 0.05,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG pictures.")] = True,
+) -> None:
+    """Write the experiment table of training runs: params, MACs, accuracies, spread, speed."""
+    from cnnspec.report import ReportError, write_report
+
+    if not out.lower().endswith((".md", ".html", ".htm")):
+        fail(f"--out {out}: write the report as .md or .html")
+    try:
+        rep, written = write_report(paths, out, margin=margin, window=window, unstable=unstable, plots=plots)
+    except ReportError as exc:
+        fail(str(exc))
+    err = console(stderr=True)
+    msg = f"{len(rep.rows)} runs -> " + ", ".join(str(p) for p in written)
+    if rep.best:
+        msg += f"; best {rep.best.name}"
+    if rep.smallest and rep.smallest is not rep.best:
+        msg += f"; smallest within {margin:g}: {rep.smallest.name}"
+    err.print(msg, markup=False)
+
+
+__all__ = ["report", "sweep"]
