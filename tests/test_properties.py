@@ -97,6 +97,7 @@ def only_spec_errors(text: str) -> None:
 
 
 @given(random_text)
+@settings(max_examples=300)
 @example("C: 16L2=1e999")
 @example("C: 99999999999999999999999 D: 99999999999999999999")
 @example("I: 1x1x1 C: 16k99999999999999s99999999999 p0 O: 1")
@@ -107,6 +108,7 @@ def test_random_text_raises_only_spec_errors(text):
 
 
 @given(mutated_specs())
+@settings(max_examples=300)
 def test_mutated_specs_raise_only_spec_errors(text):
     only_spec_errors(text)
 
@@ -151,6 +153,7 @@ def meaning(spec: cnnspec.Spec) -> dict:
 
 
 @given(valid_specs())
+@settings(max_examples=200)
 def test_canonical_form_round_trips(gen):
     spec = cnnspec.parse(gen.text)
     canonical = cnnspec.format(spec)
@@ -161,6 +164,7 @@ def test_canonical_form_round_trips(gen):
 
 
 @given(mutated_specs())
+@settings(max_examples=200)
 # Rates with more digits than a float holds, and tiny ones, keep their value.
 @example("D: d.99999999999999999999 d1/99999999999999999999 d.12345678901234567891")
 @example("A: zoom.00001 C: 4L2=1e-30 D: 3L2=123456789")
