@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import math
+import os
 import platform
 import re
 import signal
@@ -289,11 +290,16 @@ def summarize(
     seconds = [r["seconds"] for r in history]
     out["seconds_per_epoch"] = round(statistics.median(seconds), 4) if seconds else None
     ips = n_train / statistics.median(train_seconds) if train_seconds and statistics.median(train_seconds) > 0 else None
-    out["images_per_second"] = round(ips, 2) if ips is not None else None
+    out["images_per_second"] = _sig(ips)
     out["total_params"] = total_params
     out["macs"] = macs
-    out["gflops"] = round(macs * 6 * ips / 1e9, 4) if ips is not None else None
+    out["gflops"] = _sig(macs * 6 * ips / 1e9) if ips is not None else None
     return out
+
+
+def _sig(x: float | None, digits: int = 6) -> float | None:
+    """``x`` to ``digits`` significant digits (rounding to decimals would zero a small rate)."""
+    return None if x is None else float(f"{x:.{digits}g}")
 
 
 def plot_curves(history: list[dict[str, float]], path: Path, title: str = "") -> None:
@@ -348,6 +354,8 @@ class _Session:
         self.patience = patience
         self.reporter = reporter
         self.train_seconds: list[float] = []
+        prior = run_dir / "metrics.json"
+        self.prior_metrics: dict[str, Any] = json.loads(prior.read_text(encoding="utf-8")) if prior.exists() else {}
         self.stop_signal: int | None = None
 
     # files
@@ -357,7 +365,11 @@ class _Session:
         _write_json(self.run_dir / "run.json", self.run)
 
     def metrics(self) -> dict[str, Any]:
-        return summarize(self.history, self.train_seconds, self.n_train, self.checked.total_params, self.checked.macs)
+        m = summarize(self.history, self.train_seconds, self.n_train, self.checked.total_params, self.checked.macs)
+        if not self.train_seconds:  # a resumed session that trained no epoch: keep the timings measured before
+            for key in ("images_per_second", "gflops"):
+                m[key] = self.prior_metrics.get(key, m[key])
+        return m
 
     def best_val_accuracy(self) -> float | None:
         vals = [r["val_accuracy"] for r in self.history if r.get("val_accuracy") is not None]
@@ -493,12 +505,37 @@ def _float(v: Any) -> float | None:
 # --- Keras ------------------------------------------------------------------------
 
 
+#: For testing ``--distribute mirrored`` without GPUs: split the CPU into this
+#: many logical devices (only works before TensorFlow has started its devices).
+CPU_DEVICES_ENV = "CNNSPEC_CPU_DEVICES"
+
+
 def _strategy(name: str | None) -> Any:
     import tensorflow as tf
 
     if name == "mirrored":
+        _split_cpu(tf)
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def _split_cpu(tf: Any) -> None:
+    value = os.environ.get(CPU_DEVICES_ENV, "").strip()
+    if not value:
+        return
+    if not value.isdigit() or int(value) < 1:
+        raise TrainError(f"{CPU_DEVICES_ENV}={value!r} is not a device count", "give a whole number such as 2")
+    count = int(value)
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError:  # TensorFlow has started already: fine if it was split alike
+        done = tf.config.get_logical_device_configuration(cpu)
+        if len(done or [None]) != count:
+            raise TrainError(
+                f"{CPU_DEVICES_ENV}={count} came too late: TensorFlow has started its devices already",
+                "set it before anything runs TensorFlow (a fresh process)",
+            ) from None
 
 
 def _loss_and_metric(spec: Spec) -> tuple[Any, Any]:
@@ -562,6 +599,10 @@ def _fit(
         try:
             keras.utils.set_random_seed(options.seed + initial_epoch)
             strategy = _strategy(options.distribute)
+            session.run["replicas"] = int(strategy.num_replicas_in_sync)
+            if options.distribute:
+                devices = list(strategy.extended.worker_devices)
+                reporter.note(f"{options.distribute}: {len(devices)} replicas on {', '.join(devices)}")
             with strategy.scope():
                 if checkpoint is not None:
                     model = keras.saving.load_model(checkpoint)
@@ -602,6 +643,7 @@ def _fit(
                         epochs=options.epochs,
                         initial_epoch=initial_epoch,
                         callbacks=[_callback(session, options.epochs, steps)],
+                        shuffle=False,  # the pipeline shuffles, after its cache
                         verbose=0,
                     )
         except (_Interrupted, KeyboardInterrupt):
