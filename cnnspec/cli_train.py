@@ -57,26 +57,26 @@ def train(
         Optional[str], typer.Option("--val", help="A separate validation folder (else --val-split).")
     ] = None,
     name: Annotated[Optional[str], typer.Option("--name", "-n", help="Which spec of a multi-spec file.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs [default: 10; with --resume: the run's].")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Batch size [default: 32].")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate [default: the optimizer's].")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs (default: 10; with --resume: the run's).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Batch size (default: 32).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default: the optimizer's).")] = None,
     optimizer: Annotated[
-        Optional[str], typer.Option(help="adam, sgd (momentum 0.9) or rmsprop [default: adam].")
+        Optional[str], typer.Option(help="adam, sgd (momentum 0.9) or rmsprop (default: adam).")
     ] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the split, weights and shuffles [default: 42].")] = None,
-    val_split: Annotated[Optional[float], typer.Option(help="Validation share without --val [default: 0.2].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the split, weights and shuffles (default: 42).")] = None,
+    val_split: Annotated[Optional[float], typer.Option(help="Validation share without --val (default: 0.2).")] = None,
     patience: Annotated[
         Optional[int], typer.Option(help="Stop after this many epochs without better val accuracy.")
     ] = None,
     mixed_precision: Annotated[bool, typer.Option("--mixed-precision", help="mixed_float16 (for GPUs).")] = False,
     jit: Annotated[
-        Optional[bool], typer.Option("--jit/--no-jit", help="XLA compilation [default: Keras' choice].")
+        Optional[bool], typer.Option("--jit/--no-jit", help="XLA compilation (default: Keras' choice).")
     ] = None,
     distribute: Annotated[
         Optional[str], typer.Option(help="mirrored: tf.distribute.MirroredStrategy over every local device.")
     ] = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Train without the files that are not images.")] = False,
-    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Run directory [default: runs/NAME-TIME].")] = None,
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Run directory (default: runs/NAME-TIME).")] = None,
     resume: Annotated[
         Optional[str], typer.Option("--resume", help="Continue the run in this directory.", show_default=False)
     ] = None,
@@ -93,6 +93,15 @@ def train(
     if resume is not None:
         if path is not None or spec is not None or data is not None:
             fail("--resume DIR takes the spec and data from the run: give no PATH, --spec or --data")
+        given = {
+            "--val": val, "--name": name, "--batch-size": batch_size, "--lr": lr, "--optimizer": optimizer,
+            "--seed": seed, "--val-split": val_split, "--patience": patience, "--jit": jit,
+            "--distribute": distribute, "--out": out,
+            "--mixed-precision": mixed_precision or None, "--skip-bad": skip_bad or None,
+        }  # fmt: skip
+        clash = [flag for flag, value in given.items() if value is not None]
+        if clash:
+            fail(f"--resume keeps the run's settings; only --epochs may change, not {', '.join(clash)}")
         if epochs is not None and epochs < 1:
             fail("--epochs: must be at least 1")
         from cnnspec.train import resume as resume_run

@@ -654,6 +654,8 @@ def _fit(
         except BaseException:
             reporter.close()
             session.write_run("failed")
+            if session.history:
+                plot_curves(session.history, session.run_dir / "curves.png", session.run.get("name") or "")
             raise
     return session.finish("completed", model)
 
