@@ -187,6 +187,7 @@ import cnnspec.cli_train  # noqa: E402,F401
 import cnnspec.cli_draw  # noqa: E402,F401
 import cnnspec.cli_export  # noqa: E402,F401
 import cnnspec.cli_report  # noqa: E402,F401
+import cnnspec.cli_evaluate  # noqa: E402,F401
 # (end of command modules)
 
 
