@@ -1,0 +1,92 @@
+"""A real sweep: small specs (one invalid) on a real image folder, interrupted
+by a real signal and started again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sweep_support import make_images
+
+from cnnspec.report import build_report
+
+SPECS = """\
+# a tiny sweep: 2 variants, one plain spec, one invalid spec
+small = C: {4,8} D: 8R
+flat = D: 6R
+broken = C: 8q D: 4R
+"""
+EPOCHS = 3
+VALID = ["small-4", "small-8", "flat"]
+
+
+def cnnspec(*args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "COLUMNS": "200"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "cnnspec", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+@pytest.mark.slow
+def test_sweep_interrupted_by_a_signal_and_started_again(tmp_path):
+    pytest.importorskip("tensorflow")
+    data = make_images(tmp_path / "data", classes=3, per_class=16)
+    specs = tmp_path / "specs.cnn"
+    specs.write_text(SPECS, encoding="utf-8")
+    out = tmp_path / "sweep"
+    args = ["sweep", str(specs), "--data", str(data), "--epochs", str(EPOCHS), "--batch-size", "8", "--out", str(out)]
+
+    # 1. Start, wait for the first run to finish, then Ctrl-C.
+    proc = cnnspec(*args, "--json")
+    events = []
+    deadline = time.monotonic() + 180
+    for line in proc.stdout:  # type: ignore[union-attr]
+        events.append(json.loads(line))
+        if events[-1]["event"] == "run_end":
+            proc.send_signal(signal.SIGINT)
+            break
+        assert time.monotonic() < deadline
+    rest, err = proc.communicate(timeout=120)
+    events += [json.loads(x) for x in rest.splitlines() if x.strip()]
+    assert proc.returncode == 128 + signal.SIGINT, err
+    start = events[0]
+    assert start["event"] == "sweep_start" and start["runs"] == 3 and start["invalid"] == ["broken"]
+    first = next(e for e in events if e["event"] == "run_end")
+    assert (first["name"], first["status"]) == ("small-4", "completed")
+    doc = json.loads((out / "sweep.json").read_text())
+    assert doc["status"] == "interrupted"
+    by_name = {s["name"]: s for s in doc["specs"]}
+    assert by_name["broken"]["status"] == "invalid" and "8q" in by_name["broken"]["errors"]
+    assert by_name["small-4"]["status"] == "completed"
+    assert by_name["flat"]["status"] == "pending"  # never started
+    assert not (out / "broken").exists()
+    first_metrics = out / "small-4" / "metrics.json"
+    stamp = first_metrics.stat().st_mtime_ns
+
+    # 2. Start again: the finished run is skipped, the rest trained.
+    proc = cnnspec(*args)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 1, err  # an invalid spec was skipped: exit 1, but every valid run is done
+    assert "skipped broken: invalid spec" in err and "3/3" in err
+    doc = json.loads((out / "sweep.json").read_text())
+    assert doc["status"] == "completed"
+    assert [s["status"] for s in doc["specs"]] == ["finished", "completed", "completed", "invalid"]
+    assert first_metrics.stat().st_mtime_ns == stamp  # not trained again
+    for name in VALID:
+        run = json.loads((out / name / "run.json").read_text())
+        metrics = json.loads((out / name / "metrics.json").read_text())
+        assert run["status"] == "completed" and metrics["epochs_completed"] == EPOCHS
+    assert (out / "small-8" / "spec.cnn").read_text().strip() == "small-8 = C: 8 p D: 8R"
+
+    # 3. A third start has nothing left to do; the report reads the sweep folder.
+    proc = cnnspec(*args, "-q")
+    proc.communicate(timeout=120)
+    assert first_metrics.stat().st_mtime_ns == stamp
+    report = build_report([out])
+    assert [r.name for r in report.rows] == VALID
+    assert [s.name for s in report.skipped] == ["broken"]
