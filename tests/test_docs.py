@@ -1,0 +1,120 @@
+"""Every spec example in the docs is checked.
+
+Fenced blocks, by language:
+
+- ``cnn``: valid specs; each parses and checks with no error (with
+  ``--input 32x32x3`` when the block has no ``I:``); ``cnn W501 W502``
+  also asserts exactly those warnings.
+- ``cnn-error E201 E110``: invalid specs; checking them gives exactly the
+  error codes listed (as a multiset, in any order).
+- ``cnn-fmt``: lines ``written => canonical``; ``fmt`` gives the canonical
+  form, and the canonical form is a fixed point.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from golden_util import run_cli
+
+import cnnspec
+from cnnspec.source import check_source
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "docs" / "notation.md", ROOT / "docs" / "cli.md"]
+FENCE = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.S | re.M)
+DEFAULT_INPUT = "32x32x3"
+
+
+def _blocks(language: str) -> list[tuple[str, str, list[str]]]:
+    """(id, body, extra info words) of every block of ``language`` in the docs."""
+    out = []
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        for m in FENCE.finditer(text):
+            words = m["info"].split()
+            if words and words[0] == language:
+                line = text.count("\n", 0, m.start()) + 1
+                out.append((f"{doc.name}:{line}", m["body"], words[1:]))
+    return out
+
+
+VALID = _blocks("cnn")
+INVALID = _blocks("cnn-error")
+FMT = _blocks("cnn-fmt")
+
+
+def _check(body: str) -> list:
+    shape = None if "I:" in body else DEFAULT_INPUT
+    return check_source(body, "<doc>", shape)
+
+
+def test_the_docs_hold_many_examples() -> None:
+    assert len(VALID) >= 20
+    assert len(INVALID) >= 30
+    assert sum(len(b.strip().splitlines()) for _, b, _ in FMT) >= 25
+
+
+@pytest.mark.parametrize("where,body,words", VALID, ids=[w for w, _, _ in VALID])
+def test_valid_example(where: str, body: str, words: list[str]) -> None:
+    results = _check(body)
+    assert results
+    for res in results:
+        assert res.ok, f"{where}: {[(d.code, d.message) for d in res.errors]}"
+    if words:  # ```cnn W501 W502: exactly these warnings
+        assert sorted(d.code for res in results for d in res.warnings) == sorted(words), where
+
+
+@pytest.mark.parametrize("where,body,words", INVALID, ids=[w for w, _, _ in INVALID])
+def test_invalid_example(where: str, body: str, words: list[str]) -> None:
+    assert words, f"{where}: a cnn-error block names the codes it must give"
+    codes = [d.code for res in _check(body) for d in res.errors]
+    assert sorted(codes) == sorted(words), where
+
+
+@pytest.mark.parametrize("where,body,words", FMT, ids=[w for w, _, _ in FMT])
+def test_canonical_form_example(where: str, body: str, words: list[str]) -> None:
+    for line in body.strip().splitlines():
+        written, canonical = (part.strip() for part in line.split(" => "))
+        assert cnnspec.format(cnnspec.parse(written)) == canonical, line
+        assert cnnspec.format(cnnspec.parse(canonical)) == canonical, line
+
+
+def test_every_error_code_is_documented_and_exists() -> None:
+    """The notation's table of codes and the codes the core emits are the same set."""
+    doc = (ROOT / "docs" / "notation.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| (E[0-4]\d\d|W5\d\d) \|", doc, re.M))
+    source = "".join(
+        (ROOT / "cnnspec" / f).read_text(encoding="utf-8") for f in ("parser.py", "checker.py", "builder.py")
+    )
+    emitted = set(re.findall(r'"(E[0-4]\d\d|W5\d\d)"', source))
+    assert documented == emitted
+
+
+def test_cli_doc_mentions_every_check_option() -> None:
+    doc = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    for option in (
+        "--spec",
+        "--input",
+        "--classes",
+        "--json",
+        "--strict",
+        "--check",
+        "--write",
+        "CNNSPEC_UPDATE_GOLDEN",
+    ):
+        assert option in doc
+
+
+def test_cnnspec_check_reads_the_notation_doc_itself() -> None:
+    """`cnnspec check docs/notation.md` finds the valid blocks, and no error but E400 (no input)."""
+    pytest.importorskip("cnnspec.markdown")
+    run = run_cli(["check", "notation.md", "--json"], cwd=ROOT / "docs")
+    results = json.loads(run.output)
+    assert len(results) >= len(VALID)
+    codes = {e["code"] for r in results for e in r["errors"]}
+    assert codes <= {"E400"}, codes
+    assert any(r["valid"] for r in results)
