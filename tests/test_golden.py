@@ -45,14 +45,17 @@ def test_identity_library(line: str) -> None:
     assert cnnspec.format(spec) == line
 
 
-def test_identity_file_through_cli() -> None:
-    """The whole file, as one ``fmt --check`` per line, through the CLI."""
+def test_identity_file_through_cli(tmp_path: Path) -> None:
+    """Every line through ``cnnspec fmt`` at once, as the named specs of one file."""
     assert len(IDENTITY) >= 30
-    for line in IDENTITY:
-        run = run_cli(["fmt", "--spec", line])
-        assert run.exit_code == 0, run.output
-        assert run.output == line + "\n"
-        assert run_cli(["fmt", "--check", "--spec", line]).exit_code == 0
+    text = "".join(f"s{i} = {line}\n" for i, line in enumerate(IDENTITY))
+    (tmp_path / "identity.cnn").write_text(text, encoding="utf-8")
+    run = run_cli(["fmt", "identity.cnn"], cwd=tmp_path)
+    assert run.exit_code == 0, run.output
+    assert run.output == text
+    assert run_cli(["fmt", "--check", "identity.cnn"], cwd=tmp_path).exit_code == 0
+    line = IDENTITY[-1]
+    assert run_cli(["fmt", "--spec", line]).output == line + "\n"
 
 
 # --------------------------------------------------------------------------
