@@ -108,7 +108,8 @@ class _Gen:
     def rate(self) -> str:
         """A dropout rate in [0, 1) in one of the notation's spellings."""
         r = self.rng
-        form = r.choice(RATE_FORMS)
+        # The tables write Unicode fractions most; 18 of them need many draws.
+        form = "unicode" if r.random() < 0.35 else r.choice(RATE_FORMS)
         self.features.add(f"rate_{form}")
         if form == "unicode":
             ch = r.choice(UNICODE_FRACTIONS)
