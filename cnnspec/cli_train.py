@@ -21,7 +21,7 @@ def _options(**given: object) -> object:
     from cnnspec.train import TrainOptions
 
     try:
-        return TrainOptions(**{k: v for k, v in given.items() if v is not None})
+        return TrainOptions.model_validate({k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
         err = exc.errors()[0]
         fail(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}")
@@ -87,9 +87,10 @@ def train(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     from cnnspec.data import DataError
     from cnnspec.errors import SpecError, render_all
+    from cnnspec.progress import ProgressMode
     from cnnspec.train import TrainError, TrainOptions
 
-    progress = "json" if as_json else "quiet" if quiet else "rich"
+    progress: ProgressMode = "json" if as_json else "quiet" if quiet else "rich"
     if resume is not None:
         if path is not None or spec is not None or data is not None:
             fail("--resume DIR takes the spec and data from the run: give no PATH, --spec or --data")

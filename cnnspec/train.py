@@ -66,18 +66,18 @@ class TrainOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(32, ge=1)
+    epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=32, ge=1)
     #: None: the optimizer's Keras default (Adam and RMSprop 0.001, SGD 0.01).
-    lr: Optional[float] = Field(None, gt=0)
+    lr: Optional[float] = Field(default=None, gt=0)
     optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
     #: Fixes the validation split, the weights' initialization and the shuffles.
-    seed: int = Field(42, ge=0)
-    val_split: float = Field(0.2, gt=0, lt=1)
+    seed: int = Field(default=42, ge=0)
+    val_split: float = Field(default=0.2, gt=0, lt=1)
     #: A separate validation folder (``--val DIR``); ``val_split`` is then unused.
     val_dir: Optional[str] = None
     #: Stop when validation accuracy has not improved for this many epochs.
-    patience: Optional[int] = Field(None, ge=1)
+    patience: Optional[int] = Field(default=None, ge=1)
     mixed_precision: bool = False
     #: XLA: None leaves Keras' choice (on for GPUs, off on CPU).
     jit: Optional[bool] = None
@@ -375,7 +375,7 @@ class _Session:
         vals = [r["val_accuracy"] for r in self.history if r.get("val_accuracy") is not None]
         return max(vals) if vals else None
 
-    def epoch_done(self, row: dict[str, float], train_seconds: float, model: Any) -> None:
+    def epoch_done(self, row: dict[str, Any], train_seconds: float, model: Any) -> None:
         previous = self.best_val_accuracy()
         best = previous is None or row["val_accuracy"] > previous
         self.history.append(row)
