@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -66,6 +67,9 @@ ACTIVATION_LETTERS = "RTSEGWI"
 _DECIMAL = r"(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
 _L2_NUMBER = _DECIMAL + r"(?:e-?[0-9]+)?"
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+#: Whitespace that separates nothing in the grammar: a no-break space pasted
+#: from a document, U+2028, a vertical tab...
+_ODD_SPACE = re.compile(r"[^\S \t\n\r\f]")
 # A line that starts a named spec: `name = ...`.  The `=` must be followed by
 # a blank, the end of the line or a section header, so an item such as
 # `L2=0.01` at the start of a continuation line is never taken for a name.
@@ -594,8 +598,19 @@ def implied_pools(items: list[ConvItem]) -> list[ConvItem]:
 
 def _parse_one(text: str, origin: str, name: str | None) -> tuple[Spec | None, list[Diagnostic]]:
     ctx = _Ctx(origin, name)
+    # Name each odd space, then read it as a space so that every other error
+    # of the spec is still found (lark alone stops at the first one).
+    for m in _ODD_SPACE.finditer(text):
+        char = m.group()
+        ctx.error(
+            "E002",
+            f"unexpected character U+{ord(char):04X} ({unicodedata.name(char, 'control character').lower()}): "
+            "items are separated by spaces, tabs or newlines",
+            Span(line=text.count("\n", 0, m.start()) + 1, column=m.start() - text.rfind("\n", 0, m.start())),
+            "replace it with a plain space",
+        )
     try:
-        strays, sections = _lark().parse(text)  # _ToSections runs inside the parser
+        strays, sections = _lark().parse(_ODD_SPACE.sub(" ", text))  # _ToSections runs inside the parser
     except LarkError as exc:  # the catch-all terminal makes this unreachable in practice
         line = getattr(exc, "line", 1) or 1
         column = getattr(exc, "column", 1) or 1

@@ -353,6 +353,10 @@ ERRORS = [
     ("C: 16L2=1e999", [("E113", 1, 6)]),
     # items before any header
     ("16 C: 16", [("E100", 1, 1)]),
+    # whitespace other than space, tab, newline separates nothing; the rest is still checked
+    ("C: 16\u00a0D: 8", [("E002", 1, 6)]),
+    ("C:\u300016 16q", [("E002", 1, 3), ("E201", 1, 9)]),
+    ("C: 16\x0b32", [("E002", 1, 6)]),
     # errors on later lines, after tabs and Unicode
     ("I: 8x8x1\nC: 16 d¼\n\t32q", [("E201", 3, 4)]),
     ("C: d¼ d¼ 16RT", [("E203", 1, 13)]),
