@@ -333,6 +333,7 @@ ERRORS = [
     # map shrinking below 1x1, implied pools included; items after gap/gmp
     ("I: 4x4x1 C: 16k5v p0", [("E401", 1, 13)]),
     ("I: 2x2x1 C: 16 16 32", [("E402", 1, 19)]),
+    ("I: 1x1x1 C: 8 8k5s2 d½", [("E402", 1, 15)]),
     ("I: 3x3x1 C: 4 p3 p", [("E402", 1, 18)]),
     ("C: 16 gap 16", [("E123", 1, 11)]),
     ("C: 16 gmp p", [("E123", 1, 11)]),
