@@ -33,6 +33,7 @@ import csv
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -131,7 +132,7 @@ def _read_history(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def find_runs(paths: list[str | Path]) -> tuple[list[Path], list[Skipped]]:
+def find_runs(paths: Sequence[str | Path]) -> tuple[list[Path], list[Skipped]]:
     """Run directories (a folder with ``run.json``) given directly or as the
     subfolders of a sweep folder, in the sweep's order (else by name)."""
     runs: list[Path] = []
@@ -209,7 +210,7 @@ def pareto_front(rows: list[Row]) -> list[Row]:
 
 
 def build_report(
-    paths: list[str | Path], margin: float = MARGIN, window: int = WINDOW, unstable: float = UNSTABLE
+    paths: Sequence[str | Path], margin: float = MARGIN, window: int = WINDOW, unstable: float = UNSTABLE
 ) -> Report:
     """Read every run and mark the best, the smallest within ``margin``, the Pareto front and unstable runs."""
     run_dirs, skipped = find_runs(paths)
@@ -304,21 +305,23 @@ def pareto_png(report: Report) -> bytes | None:
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
+    def xy(rows: list[Row]) -> tuple[list[int], list[float]]:
+        return [int(r.params or 0) for r in rows], [float(r.best_val_accuracy or 0.0) for r in rows]
+
     fig = Figure(figsize=(7, 4.5), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
-    ax.scatter([r.params for r in scored], [r.best_val_accuracy for r in scored], color="#888", zorder=2)
-    front = pareto_front(report.rows)
-    ax.step([r.params for r in front], [r.best_val_accuracy for r in front], where="post", color="C0",
-            label="Pareto front", zorder=1)  # fmt: skip
-    ax.scatter([r.params for r in front], [r.best_val_accuracy for r in front], color="C0", zorder=3)
-    for r in scored:
+    xs, ys = xy(scored)
+    ax.scatter(xs, ys, color="#888", zorder=2)
+    fx, fy = xy(pareto_front(report.rows))
+    ax.step(fx, fy, where="post", color="C0", label="Pareto front", zorder=1)
+    ax.scatter(fx, fy, color="C0", zorder=3)
+    for r, x, y in zip(scored, xs, ys, strict=True):
         label = _marks(r).replace("⚠", "") + " " + r.name if (r.best or r.smallest) else r.name
-        ax.annotate(label.strip(), (r.params, r.best_val_accuracy), textcoords="offset points", xytext=(4, 4),
-                    fontsize=7)  # fmt: skip
-    if report.best:
-        ax.axhline(report.best.best_val_accuracy - report.margin, color="C1", ls=":", lw=1,
-                   label=f"best − {report.margin:g}")  # fmt: skip
-    if max(r.params for r in scored) > 10 * max(1, min(r.params for r in scored)):  # type: ignore[type-var]
+        ax.annotate(label.strip(), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    best = report.best
+    if best is not None and best.best_val_accuracy is not None:
+        ax.axhline(best.best_val_accuracy - report.margin, color="C1", ls=":", lw=1, label=f"best − {report.margin:g}")
+    if max(xs) > 10 * max(1, min(xs)):
         ax.set_xscale("log")
     ax.set_xlabel("parameters")
     ax.set_ylabel("best validation accuracy")
@@ -351,6 +354,9 @@ def curves_png(report: Report) -> bytes | None:
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(runs) :]:
         ax.set_visible(False)
+    from matplotlib.ticker import MaxNLocator
+
+    axes.flat[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.flat[0].legend(fontsize=7)
     fig.supxlabel("epoch", fontsize=8)
     fig.supylabel("accuracy", fontsize=8)
@@ -455,7 +461,7 @@ def html(report: Report, images: dict[str, bytes] | None = None) -> str:
 
 
 def write_report(
-    paths: list[str | Path],
+    paths: Sequence[str | Path],
     out: str | Path,
     margin: float = MARGIN,
     window: int = WINDOW,
