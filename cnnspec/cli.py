@@ -136,7 +136,7 @@ def fmt(
 ) -> None:
     """Print the canonical form of a spec or file (implied pools spelled out)."""
     from cnnspec.errors import SpecError, render_all
-    from cnnspec.formatter import format_file
+    from cnnspec.formatter import format_file, format_source
     from cnnspec.parser import parse_file
     from cnnspec.variants import expand_file, has_variants
 
@@ -150,7 +150,8 @@ def fmt(
     except SpecError as exc:
         typer.echo(render_all(exc.diagnostics, text), err=True)
         raise typer.Exit(EXIT_INVALID) from None
-    canonical = format_file(parsed)
+    # Expanded variants are new specs; otherwise keep the file's comments.
+    canonical = format_file(parsed) if expand else format_source(text, parsed)
     if check_only:
         same = canonical.strip() == text.strip()
         if not same:

@@ -155,3 +155,44 @@ def format(spec: Spec | SpecFile) -> str:  # noqa: A001 - the public name the AP
     if isinstance(spec, SpecFile):
         return format_file(spec)
     return format_spec(spec)
+
+
+def _comment(line: str) -> str | None:
+    """The ``# ...`` part of a line, if any (``#`` never occurs inside an item)."""
+    i = line.find("#")
+    return line[i:].rstrip() if i >= 0 else None
+
+
+def format_source(text: str, parsed: SpecFile) -> str:
+    """Canonical text of a whole file, keeping its comments and blank lines.
+
+    Each spec becomes one canonical line.  Comment lines before or inside a
+    spec go just before that line, comments at the end of its item lines go
+    after it (``  # ...``), and comment or blank lines after a spec's last
+    item stay after it, so ``fmt --write`` never loses a note.
+    """
+    lines = text.splitlines()
+    named = any(s.name is not None for s in parsed.specs)
+    starts = [s.first_line for s in parsed.specs] if named else [1]
+    out: list[str] = [line.rstrip() for line in lines[: starts[0] - 1]]  # comments before the first name
+    for k, spec in enumerate(parsed.specs):
+        begin = starts[k] - 1
+        end = starts[k + 1] - 1 if k + 1 < len(starts) else len(lines)
+        region = lines[begin:end]
+        content = [i for i, line in enumerate(region) if line.split("#", 1)[0].strip()]
+        last = content[-1] if content else 0
+        canonical = f"{spec.name} = {format_spec(spec)}" if spec.name is not None else format_spec(spec)
+        inline: list[str] = []
+        for i, line in enumerate(region[: last + 1]):
+            note = _comment(line)
+            if note is None:
+                continue
+            if i in content:
+                inline.append(note)
+            else:
+                out.append(note)
+        out.append(canonical + ("  " + " ".join(inline) if inline else ""))
+        out.extend(line.rstrip() for line in region[last + 1 :])
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n"

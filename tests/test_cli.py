@@ -357,3 +357,29 @@ def test_parse_and_check_import_neither_tensorflow_nor_keras() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "49994 []"
+
+
+def test_fmt_write_keeps_comments(tmp_path):
+    """fmt --write rewrites specs canonically and loses no comment."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "table.cnn"
+    src.write_text(
+        "# the experiment table\n"
+        "m1 = C: 16n 16n d0.25  # first row\n"
+        "# second row below\n"
+        "m2 = C: 64 32\n"
+        "     D: 16R  # dense\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run([sys.executable, "-m", "cnnspec", "fmt", "--write", str(src)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert src.read_text(encoding="utf-8") == (
+        "# the experiment table\n"
+        "m1 = C: 16n 16n p d¼  # first row\n"
+        "# second row below\n"
+        "m2 = C: 64 p 32 p D: 16R  # dense\n"
+    )
+    again = subprocess.run([sys.executable, "-m", "cnnspec", "fmt", "--check", str(src)], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
