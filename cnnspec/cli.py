@@ -63,6 +63,8 @@ def read_source(path: Optional[str], spec: Optional[str]) -> tuple[str, str]:
         return spec, "<string>"
     if path is None:
         fail("give a PATH (a .cnn file, or - for standard input) or --spec TEXT")
+    if path != "-" and Path(path).is_dir():
+        fail(f"{path} is a directory: give a .cnn file")
     if path != "-" and not Path(path).is_file():
         fail(f"no such file: {path}")
     try:
