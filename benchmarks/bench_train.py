@@ -1,0 +1,216 @@
+"""Is ``cnnspec train`` as fast as a hand-written Keras script?  Prints the figures issue 3 asks for.
+
+    python benchmarks/bench_train.py [--repeats 3] [--epochs 3] [--only small|large] [--quick]
+
+Two workloads, generated into a temporary folder:
+
+* **small**: 32x32 RGB PNGs, 10 classes, spec ``I: 32x32x3 C: 16 32 D: 64R``;
+* **large**: 256x256 RGB JPEG photos resized on load to 128x128 by the spec's
+  ``I:``, 4 classes, spec ``I: 128x128x3 C: 8 16 32 D: 32R``.
+
+On each, two contenders train the same model (built from the same spec by
+:func:`cnnspec.build`) on the same data with the same batch size, epochs,
+optimizer (Adam) and split (0.2, seed 42), each in a fresh process:
+
+* ``cnnspec``: :func:`cnnspec.train.train`, as ``cnnspec train`` runs it
+  (scan, run directory, checkpoints, history and metrics after every epoch);
+* ``script``: the articles' style: ``image_dataset_from_directory`` batched,
+  no cache, no prefetch, ``model.fit(train_ds, validation_data=val_ds)``.
+
+The figure is training images per second over the *training part* of the
+steady-state epochs (every epoch but the first: tracing and cache fill), timed
+in both from the start of the epoch to the end of its last training batch.
+Runs alternate (A B B A ...) against the noise of a shared machine; medians
+are reported, with the ratio cnnspec / script (target >= 0.97).  The compute
+rate is the checker's MACs x 6 x images/s (forward multiply-add = 2 FLOPs,
+backward about twice the forward), in GFLOP/s.  Whole-process wall time is
+shown too: it includes cnnspec's folder scan and per-epoch files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WORKLOADS = {
+    # name: (spec, classes, images per class, stored size, format)
+    "small": ("I: 32x32x3 C: 16 32 D: 64R", 10, 300, 32, "png"),
+    "large": ("I: 128x128x3 C: 8 16 32 D: 32R", 4, 100, 256, "jpg"),
+}
+BATCH = 32
+SEED = 42
+VAL_SPLIT = 0.2
+MARK = "BENCH "
+
+
+# --- data -----------------------------------------------------------------------------
+
+
+def make_data(root: Path, classes: int, per_class: int, size: int, ext: str) -> Path:
+    """Class-coloured blobs on noise: real image files, learnable, and as costly to decode as photos."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    for label in range(classes):
+        folder = root / f"class{label:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        hue = np.array([(label * 97) % 256, (label * 57 + 80) % 256, (label * 31 + 160) % 256], dtype=float)
+        for i in range(per_class):
+            cy, cx = rng.random(2) * 0.6 + 0.2
+            blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 0.03)[..., None]
+            noise = rng.normal(110, 45, (size, size, 3))
+            img = np.clip(noise * (1 - blob) + hue * blob, 0, 255).astype(np.uint8)
+            Image.fromarray(img, "RGB").save(folder / f"{i:04d}.{ext}", quality=90)
+    return root
+
+
+# --- the two contenders, each run in a fresh process ---------------------------------------
+
+
+def worker_cnnspec(data: str, spec: str, epochs: int, out: str) -> dict[str, object]:
+    from cnnspec.progress import Reporter
+    from cnnspec.train import TrainOptions, train
+
+    class Timer(Reporter):
+        """Start of each epoch to the end of its last training batch."""
+
+        def __init__(self) -> None:
+            self.train: list[float] = []
+
+        def epoch_start(self, epoch: int, epochs: int, steps: int) -> None:
+            self.steps, self.t0 = steps, time.perf_counter()
+
+        def step(self, step: int, logs: dict[str, float] | None) -> None:
+            if step == self.steps:
+                self.train.append(time.perf_counter() - self.t0)
+
+    timer = Timer()
+    opts = TrainOptions(epochs=epochs, batch_size=BATCH, seed=SEED, val_split=VAL_SPLIT)
+    result = train(spec, data, opts, out_dir=out, progress=timer)
+    return {
+        "train_seconds": timer.train,
+        "val_accuracy": result.metrics["best"]["val_accuracy"],
+    }
+
+
+def worker_script(data: str, spec: str, epochs: int, out: str) -> dict[str, object]:
+    import keras
+
+    import cnnspec
+
+    keras.utils.set_random_seed(SEED)
+    parsed = cnnspec.parse(spec)
+    h, w, _ = parsed.input.shape
+    train_ds = keras.utils.image_dataset_from_directory(
+        data, validation_split=VAL_SPLIT, subset="training", seed=SEED, image_size=(h, w), batch_size=BATCH
+    )
+    val_ds = keras.utils.image_dataset_from_directory(
+        data, validation_split=VAL_SPLIT, subset="validation", seed=SEED, image_size=(h, w), batch_size=BATCH
+    )
+    model = cnnspec.build(parsed, classes=len(train_ds.class_names), seed=SEED)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    seconds: list[float] = []
+
+    class Timer(keras.callbacks.Callback):
+        """Start of each epoch to the start of validation (the end of the last training batch)."""
+
+        def on_epoch_begin(self, epoch: int, logs: object = None) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_test_begin(self, logs: object = None) -> None:
+            seconds.append(time.perf_counter() - self.t0)
+
+    hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[Timer()], verbose=0)
+    return {"train_seconds": seconds, "val_accuracy": max(hist.history["val_accuracy"])}
+
+
+def run_worker(kind: str, data: Path, spec: str, epochs: int, tmp: Path) -> dict[str, object]:
+    out = tempfile.mkdtemp(prefix=f"{kind}-", dir=tmp)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    start = time.perf_counter()
+    cmd = [sys.executable, __file__, "--worker", kind, "--data", str(data), "--spec", spec, "--epochs", str(epochs)]
+    proc = subprocess.run([*cmd, "--out", f"{out}/run"], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - start
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(MARK)]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"{kind} worker failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    result = json.loads(lines[-1][len(MARK) :])
+    result["wall"] = wall
+    return result
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def bench(name: str, repeats: int, epochs: int, tmp: Path) -> dict[str, float]:
+    from cnnspec import check, parse
+
+    spec, classes, per_class, size, ext = WORKLOADS[name]
+    data = make_data(tmp / name, classes, per_class, size, ext)
+    n = classes * per_class
+    n_train = n - int(VAL_SPLIT * n)
+    macs = check(parse(spec), None, classes).macs
+    print(f"\n{name}: {n} {size}x{size} {ext.upper()} images ({n_train} for training), {classes} classes, "
+          f"spec {spec!r}, {macs:,} MACs/image,", flush=True)  # fmt: skip
+    print(f"  batch {BATCH}, {epochs} epochs, {repeats} repeats", flush=True)
+    ips: dict[str, list[float]] = {"cnnspec": [], "script": []}
+    walls: dict[str, list[float]] = {"cnnspec": [], "script": []}
+    for r in range(repeats):
+        for kind in ("cnnspec", "script") if r % 2 == 0 else ("script", "cnnspec"):
+            res = run_worker(kind, data, spec, epochs, tmp)
+            steady = res["train_seconds"][1:] or res["train_seconds"]  # type: ignore[index]
+            rate = n_train / statistics.median(steady)
+            ips[kind].append(rate)
+            walls[kind].append(float(res["wall"]))  # type: ignore[arg-type]
+            epochs_text = " ".join(f"{s:.2f}" for s in res["train_seconds"])  # type: ignore[union-attr]
+            print(f"  {kind:8s} run {r + 1}: {rate:8.1f} images/s (train seconds per epoch: {epochs_text}; "
+                  f"val acc {res['val_accuracy']:.3f}; process {res['wall']:.1f} s)", flush=True)  # fmt: skip
+    med = {k: statistics.median(v) for k, v in ips.items()}
+    ratio = med["cnnspec"] / med["script"]
+    for kind in ("cnnspec", "script"):
+        gflops = macs * 6 * med[kind] / 1e9
+        print(f"  {kind:8s} median {med[kind]:8.1f} images/s = {gflops:6.2f} GFLOP/s; "
+              f"median process wall {statistics.median(walls[kind]):.1f} s")  # fmt: skip
+    verdict = "ok" if ratio >= 0.97 else "BELOW TARGET"
+    print(f"  ratio cnnspec / script: {ratio:.3f} (target >= 0.97: {verdict})")
+    return {"ratio": ratio, **{f"{k}_images_per_second": v for k, v in med.items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each contender per workload (default 3)")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per run; the first is not timed (default 3)")
+    parser.add_argument("--only", choices=sorted(WORKLOADS), help="one workload only")
+    parser.add_argument("--quick", action="store_true", help="one repeat of 2 epochs (a smoke test)")
+    parser.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
+    parser.add_argument("--worker", choices=["cnnspec", "script"], help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--spec", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        fn = worker_cnnspec if args.worker == "cnnspec" else worker_script
+        print(MARK + json.dumps(fn(args.data, args.spec, args.epochs, args.out)), flush=True)
+        return
+    if args.quick:
+        args.repeats, args.epochs = 1, 2
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; each run is a fresh process")
+    summary = {}
+    with tempfile.TemporaryDirectory(prefix="cnnspec-bench-") as tmp:
+        for name in [args.only] if args.only else list(WORKLOADS):
+            summary[name] = bench(name, args.repeats, args.epochs, Path(tmp))
+    if args.json:
+        print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
