@@ -681,7 +681,10 @@ def _parse_one(text: str, origin: str, name: str | None) -> tuple[Spec | None, l
             fields["dense"] = tuple(_parse_dense(sec.items, ctx))
         elif sec.letter == "O":
             fields["head"] = _parse_head(sec, ctx)
-    if sections and "C" not in seen and "D" not in seen:
+    # A miscased `c:` or `d:` already has its own error (E102); saying that
+    # the spec has no C: or D: as well would only repeat it.
+    miscased = any(sec.letter == "?" and str(sec.header)[:-1] in ("c", "d") for sec in sections)
+    if sections and "C" not in seen and "D" not in seen and not miscased:
         ctx.error(
             "E107",
             "a spec needs a C: or a D: section, received neither",
