@@ -178,7 +178,7 @@ def _augment(layer: Any, seed: int | None = None) -> Augment:
         return float(max(abs(float(v)) for v in values))
 
     if kind == "RandomFlip":
-        aug = Augment(span=_SPAN, name=_FLIP_MODES[cfg["mode"]])
+        aug = Augment(span=_SPAN, name=_FLIP_MODES[cfg["mode"]])  # type: ignore[arg-type]
     elif kind == "RandomRotation":
         aug = Augment(span=_SPAN, name="rot", factor=factor(cfg["factor"]))
     elif kind == "RandomZoom":
@@ -317,7 +317,7 @@ def convert(model: keras.Model) -> Conversion:
             if cfg.get("noise_shape") is not None:
                 raise NotExpressible(layer.name, "Dropout with a noise_shape")
             section = "C" if section == "A" else section
-            item = Dropout(span=_SPAN, rate=float(cfg["rate"]))
+            item = Dropout(span=_SPAN, rate=float(cfg["rate"]))  # type: ignore[arg-type]  # the IR validator makes it a Fraction
             (dense if section == "D" else conv).append(item)
         elif kind == "Flatten":
             if flat:

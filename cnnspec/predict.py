@@ -14,6 +14,7 @@ model, Keras or ONNX, rescales them itself.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -164,7 +165,7 @@ def _to_gray(img: Any) -> Any:
     return img.convert("L")
 
 
-def load_images(paths: list[str | Path], shape: tuple[int, int, int]) -> list[Image]:
+def load_images(paths: Sequence[str | Path], shape: tuple[int, int, int]) -> list[Image]:
     """Decode every image; raise one :class:`PredictError` naming every file that failed."""
     images: list[Image] = []
     errors: list[str] = []
@@ -308,7 +309,7 @@ def probabilities(raw: np.ndarray, info: ModelInfo) -> tuple[np.ndarray, list[st
     return values, names, kind
 
 
-def predict(model: Model | str | Path, images: list[str | Path], top_k: int = 3) -> list[Prediction]:
+def predict(model: Model | str | Path, images: Sequence[str | Path], top_k: int = 3) -> list[Prediction]:
     """Top-``top_k`` classes of each image.
 
     >>> predict("model.onnx", ["cat.png"])[0].top[0].name  # doctest: +SKIP
