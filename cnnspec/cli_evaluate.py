@@ -29,12 +29,12 @@ def evaluate(
         typer.Option(
             "--out",
             "-o",
-            help="Confusion matrix PNG (its JSON beside it) [default: RUN_DIR/confusion.png].",
+            help="Confusion matrix PNG, its JSON beside it (default: RUN_DIR/confusion.png).",
             show_default=False,
         ),
     ] = None,
     batch_size: Annotated[
-        Optional[int], typer.Option("--batch-size", "-b", min=1, help="Batch size [default: the run's].")
+        Optional[int], typer.Option("--batch-size", "-b", min=1, help="Batch size (default: the run's).")
     ] = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Leave out files that are not images.")] = False,
     no_save: Annotated[bool, typer.Option("--no-save", help="Write no files; only print.")] = False,
