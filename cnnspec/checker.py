@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict
 
 from cnnspec.errors import Diagnostic
 from cnnspec.ir import (
@@ -49,10 +48,12 @@ AUGMENT_LAYERS = {
 DOMINANT_SHARE = 0.5
 
 
-class Layer(BaseModel):
+# Layer and CheckedSpec are results the checker builds from already-valid
+# IR, so they are plain frozen dataclasses: no validation to pay for on
+# every layer, and no schema to build when `cnnspec check` starts.
+@dataclass(frozen=True)
+class Layer:
     """One Keras layer of the checked network."""
-
-    model_config = ConfigDict(frozen=True)
 
     name: str
     kind: str  # the Keras class name
@@ -73,10 +74,9 @@ class Layer(BaseModel):
         return math.prod(self.output_shape)
 
 
-class CheckedSpec(BaseModel):
+@dataclass(frozen=True)
+class CheckedSpec:
     """The result of :func:`check`: layers, totals and diagnostics."""
-
-    model_config = ConfigDict(frozen=True)
 
     spec: Spec
     input_shape: Shape | None

@@ -8,17 +8,18 @@ spec, never just the first.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
 
 from cnnspec.ir import Span
 
 Severity = Literal["error", "warning"]
 
 
-class Diagnostic(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Diagnostic:
+    """One error or warning: plain data, rendered by :func:`render`."""
 
     code: str
     severity: Severity = "error"
@@ -28,6 +29,10 @@ class Diagnostic(BaseModel):
     origin: str = "<string>"
     #: Name of the spec in a multi-spec file, if any.
     spec: str | None = None
+
+    def replace(self, **changes: object) -> Diagnostic:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     @property
     def location(self) -> str:

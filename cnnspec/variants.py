@@ -194,7 +194,7 @@ class _Mapper:
         return Span(line=span.line, column=os_ + 1, length=oe - os_ + 1)
 
     def diagnostic(self, d: Diagnostic, name: str | None) -> Diagnostic:
-        return d.model_copy(update={"span": self.span(d.span), "spec": name})
+        return d.replace(span=self.span(d.span), spec=name)
 
     def node(self, node: Node) -> Node:
         return node.model_copy(update={"span": self.span(node.span)})
@@ -288,7 +288,7 @@ def expand_results(text: str, origin: str = "<string>", base: str = DEFAULT_BASE
         errs = [d for line, d in scan.errors if lo <= line <= hi]
         name = ps.name
         if errs:
-            specs.append(ParsedSpec(name, None, [d.model_copy(update={"spec": name}) for d in errs], ps.line))
+            specs.append(ParsedSpec(name, None, [d.replace(spec=name) for d in errs], ps.line))
             continue
         if not groups:
             spec = ps.spec.model_copy(update={"source": text}) if ps.spec is not None else None
