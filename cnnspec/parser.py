@@ -173,8 +173,7 @@ class _ToSections(Transformer[Token, Any]):
 
 def _span(tok: Token, offset: int = 0, length: int | None = None) -> Span:
     text = str(tok)
-    # Three ints from lark: nothing to validate, and this runs for every token.
-    return Span.model_construct(
+    return Span(
         line=tok.line or 1,
         column=(tok.column or 1) + offset,
         length=length if length is not None else max(1, len(text) - offset),
