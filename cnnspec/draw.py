@@ -31,7 +31,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal, TypedDict, Union
 from xml.sax.saxutils import escape, quoteattr
 
 from cnnspec.checker import CheckedSpec, Layer
@@ -48,7 +48,25 @@ MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 # Colours: one hue per kind of layer, as the articles' figures use.
 INK = "#222222"
 DIM = "#666666"
-COLORS = {
+
+
+class _Palette(TypedDict):
+    """Block kinds are drawn as cuboids (front, top, side); the rest are flat."""
+
+    input: tuple[str, str, str]
+    conv: tuple[str, str, str]
+    pool: str
+    dropout: str
+    flatten: str
+    dense: str
+    head: str
+    bn: str
+    l2: str
+    aug: str
+    stripe: str
+
+
+COLORS: _Palette = {
     "input": ("#e0e0e0", "#f0f0f0", "#c4c4c4"),  # front, top, side
     "conv": ("#8cc0e3", "#b9daf0", "#5f9fcb"),
     "pool": "#f4a259",
@@ -87,13 +105,16 @@ class Line:
     dash: bool = False
 
 
+Anchor = Literal["start", "middle", "end"]
+
+
 @dataclass(frozen=True)
 class Text:
     x: float
     y: float  # the baseline
     text: str
     size: float = 11.0
-    anchor: Literal["start", "middle", "end"] = "middle"
+    anchor: Anchor = "middle"
     fill: str = INK
     bold: bool = False
     italic: bool = False
@@ -223,6 +244,10 @@ POOL_KINDS = ("MaxPooling2D", "AveragePooling2D")
 GLOBAL_KINDS = ("GlobalAveragePooling2D", "GlobalMaxPooling2D")
 
 
+# A mark under a block: text, colour, and the layer it stands for (None: a property of the block itself, L2).
+Badge = tuple[str, str, "Layer | None"]
+
+
 @dataclass
 class _Column:
     """One column of the blocks picture: a block or marker, and its marks."""
@@ -234,8 +259,10 @@ class _Column:
     top: str = ""
     top_italic: bool = False
     labels: tuple[str, ...] = ()
-    badges: list[tuple[str, str, Layer | None]] = field(default_factory=list)
+    badges: list[Badge] = field(default_factory=list)
+    badge_rows: list[list[Badge]] = field(default_factory=list)  # the badges, wrapped
     width: float = 0.0
+    visual: float = 0.0  # the block's own width, without labels and badges
     up: float = 0.0  # extent above the middle line
     down: float = 0.0  # extent below it
 
@@ -314,19 +341,16 @@ def _measure(col: _Column) -> None:
             col.badges.append(("BN", COLORS["bn"], m))
     # Marks wrap into rows no wider than the block (four augmentations must
     # not stretch the input's column).
-    col.badge_rows = _pack(col.badges, max(vw, 58.0))  # type: ignore[attr-defined]
-    badge_w = max((_row_width(r) for r in col.badge_rows), default=0.0)  # type: ignore[attr-defined]
+    col.badge_rows = _pack(col.badges, max(vw, 58.0))
+    badge_w = max((_row_width(r) for r in col.badge_rows), default=0.0)
     widths = [vw, badge_w, text_width(col.top, 11, mono_top)]
     widths += [text_width(t, 10) for t in col.labels]
     col.width = max(widths) + 12.0
-    col._visual = vw  # type: ignore[attr-defined]
+    col.visual = vw
 
 
 def _badge_width(text: str) -> float:
     return text_width(text, 8.5) + 6.0
-
-
-Badge = tuple[str, str, "Layer | None"]
 
 
 def _row_width(row: list[Badge]) -> float:
@@ -454,13 +478,13 @@ def layout_blocks(checked: CheckedSpec) -> Picture:
     up = max(c.up for c in cols)
     down = max(c.down for c in cols)
     mid = top_row + 10.0 + up
-    badge_row = max(len(c.badge_rows) for c in cols) * 14.0 + 2.0  # type: ignore[attr-defined]
+    badge_row = max(len(c.badge_rows) for c in cols) * 14.0 + 2.0
     label_row = mid + down + badge_row + 16.0
     n_labels = max(len(c.labels) for c in cols)
     x = margin
     groups: list[Group] = []
     for col in cols:
-        vw: float = col._visual  # type: ignore[attr-defined]
+        vw = col.visual
         centre = x + col.width / 2
         left = centre - vw / 2
         items: list[Item] = _shape_items(col, left, mid)
@@ -484,12 +508,12 @@ def layout_blocks(checked: CheckedSpec) -> Picture:
             )
         bottom = mid + col.down
         badge_items: list[tuple[Layer | None, list[Item]]] = []
-        for r, badge_row_items in enumerate(col.badge_rows):  # type: ignore[attr-defined]
+        for r, badge_row_items in enumerate(col.badge_rows):
             bx = centre - _row_width(badge_row_items) / 2
             by = bottom + 3 + 14 * r
             for text, color, owner in badge_row_items:
                 bw = _badge_width(text)
-                badge = [_rect(bx, by, bw, 12, color, DIM, 0.6), Text(bx + bw / 2, by + 9, text, 8.5)]
+                badge: list[Item] = [_rect(bx, by, bw, 12, color, DIM, 0.6), Text(bx + bw / 2, by + 9, text, 8.5)]
                 bx += bw + 2
                 badge_items.append((owner, badge))
         own = [b for owner, b in badge_items if owner is None]
@@ -593,13 +617,13 @@ def layout_table(checked: CheckedSpec) -> Picture:
     y = margin + 12
     head = Group("header")
     for c, text in enumerate(header[:6]):
-        anchor = "end" if c in right else "start"
+        anchor: Anchor = "end" if c in right else "start"
         head.items.append(Text(xs[c] + (widths[c] if c in right else 0), y, text, size, anchor, bold=True))
     head.items.append(Text(bar_x, y, "share of params", size, "start", bold=True))
     head.items.append(Line(margin, y + 5, width - margin, y + 5, DIM, 0.8))
     groups.append(head)
     y += 5
-    for n, (layer, cells) in enumerate(rows):
+    for n, (owner, cells) in enumerate(rows):
         items: list[Item] = []
         top = y
         if n % 2:
@@ -612,8 +636,8 @@ def layout_table(checked: CheckedSpec) -> Picture:
                 )
             )
         base = top + row - 5
-        implied = layer is not None and layer.implied
-        fill = DIM if implied or (layer is not None and layer.kind in ("Dropout", "Rescaling")) else INK
+        implied = owner is not None and owner.implied
+        fill = DIM if implied or (owner is not None and owner.kind in ("Dropout", "Rescaling")) else INK
         for c, text in enumerate(cells[:6]):
             anchor = "end" if c in right else "start"
             items.append(
@@ -628,25 +652,25 @@ def layout_table(checked: CheckedSpec) -> Picture:
                     mono=c == 2,
                 )
             )
-        if layer is not None and layer.params:
-            share = layer.params / total
+        if owner is not None and owner.params:
+            share = owner.params / total
             items.append(
                 _rect(
                     bar_x,
                     top + 4,
                     max(1.0, bar_w * share),
                     row - 8,
-                    COLORS["head" if share > 0.5 else "dense"],
+                    COLORS["head"] if share > 0.5 else COLORS["dense"],
                     "none",
                     0,
                 )
             )
             items.append(Text(bar_x + bar_w + 46, base, f"{share:.1%}", size - 1, "end", DIM))
         items.append(Text(note_x, base, cells[6], size - 1, "start", DIM, italic=implied))
-        if layer is None:
+        if owner is None:
             groups.append(Group("input", items, {"data-shape": cells[4]}, f"input: {cells[4]}"))
         else:
-            groups.append(Group("layer", items, _layer_attrs(layer), _title(layer)))
+            groups.append(Group("layer", items, _layer_attrs(owner), _title(owner)))
         y += row
     caption, y = _caption(checked, margin, y + 22, width - 2 * margin)
     groups.append(caption)
