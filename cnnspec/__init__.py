@@ -32,13 +32,18 @@ _EXPORTS: dict[str, str] = {
     "load": "cnnspec.parser",
     "parse": "cnnspec.parser",
     "parse_file": "cnnspec.parser",
-    **{
-        name: "cnnspec.ir"
-        for name in (
-            "Augment", "Conv", "Dense", "Dropout", "GlobalPool", "Head",
-            "InputShape", "NoPool", "Pool", "Span", "Spec", "SpecFile",
-        )
-    },  # fmt: skip
+    "Augment": "cnnspec.ir",
+    "Conv": "cnnspec.ir",
+    "Dense": "cnnspec.ir",
+    "Dropout": "cnnspec.ir",
+    "GlobalPool": "cnnspec.ir",
+    "Head": "cnnspec.ir",
+    "InputShape": "cnnspec.ir",
+    "NoPool": "cnnspec.ir",
+    "Pool": "cnnspec.ir",
+    "Span": "cnnspec.ir",
+    "Spec": "cnnspec.ir",
+    "SpecFile": "cnnspec.ir",
 }
 
 if TYPE_CHECKING:
@@ -46,7 +51,7 @@ if TYPE_CHECKING:
 
     from cnnspec.checker import CheckedSpec, Layer, check
     from cnnspec.errors import Diagnostic, SpecError
-    from cnnspec.formatter import format, format_file, format_spec
+    from cnnspec.formatter import format, format_file, format_spec  # noqa: A004 - cnnspec.format is public API
     from cnnspec.ir import (
         Augment,
         Conv,
@@ -87,4 +92,32 @@ def build(spec: Spec, input_shape: Any = None, classes: int | None = None, *, se
     return _build(spec, input_shape, classes, seed=seed)
 
 
-__all__ = sorted([*_EXPORTS, "__version__", "build"])
+# Literal, so that linters and type checkers see the re-exports; the same
+# names as _EXPORTS plus the two defined here.
+__all__ = [
+    "Augment",
+    "CheckedSpec",
+    "Conv",
+    "Dense",
+    "Diagnostic",
+    "Dropout",
+    "GlobalPool",
+    "Head",
+    "InputShape",
+    "Layer",
+    "NoPool",
+    "Pool",
+    "Span",
+    "Spec",
+    "SpecError",
+    "SpecFile",
+    "__version__",
+    "build",
+    "check",
+    "format",
+    "format_file",
+    "format_spec",
+    "load",
+    "parse",
+    "parse_file",
+]
