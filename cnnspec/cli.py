@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
 
 import typer
@@ -44,6 +44,7 @@ def _core_command() -> Callable[[Callable[..., None]], Callable[..., None]]:
         return app.command()(func)
 
     return register
+
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -98,7 +99,8 @@ InputOpt = Annotated[
     Optional[str], typer.Option("--input", "-i", help="Input shape HxWxC when the spec has no I:.", show_default=False)
 ]
 ClassesOpt = Annotated[
-    Optional[int], typer.Option("--classes", "-c", min=1, help="Class count when the spec has no O:.", show_default=False)
+    Optional[int],
+    typer.Option("--classes", "-c", min=1, help="Class count when the spec has no O:.", show_default=False),
 ]
 
 
@@ -106,7 +108,7 @@ ClassesOpt = Annotated[
 def check(
     path: PathArg = None,
     spec: SpecOpt = None,
-    input: InputOpt = None,
+    input_shape: InputOpt = None,
     classes: ClassesOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
@@ -114,7 +116,7 @@ def check(
     """Check specs: per-layer shapes, params, MACs, memory, errors and advice."""
     # An exported .onnx file is binary: _check_any reads its spec from the metadata.
     text, origin = ("", path) if path and path.endswith(".onnx") and spec is None else read_source(path, spec)
-    results = _check_any(text, origin, shape_option(input), classes)
+    results = _check_any(text, origin, shape_option(input_shape), classes)
     if as_json:
         dicts = [r.to_dict() for r in results]
         payload: object = dicts[0] if len(dicts) == 1 and results[0].name is None else dicts
@@ -179,6 +181,7 @@ def fmt(
     if write:
         from cnnspec.atomic import write_text
 
+        assert path is not None  # --write without a PATH failed above
         write_text(Path(path), canonical)
         return
     typer.echo(canonical, nl=False)
@@ -202,12 +205,16 @@ def version() -> None:
 
 # --- command modules: each registers its commands on `app` when imported.
 # Keep these modules light at import time (no tensorflow/keras/matplotlib).
-# One line per module, added by the module's author:
-import cnnspec.cli_train  # noqa: E402,F401
-import cnnspec.cli_draw  # noqa: E402,F401
-import cnnspec.cli_export  # noqa: E402,F401
-import cnnspec.cli_report  # noqa: E402,F401
-import cnnspec.cli_evaluate  # noqa: E402,F401
+# One line per module, added by the module's author.  Imported for that side
+# effect, and not sorted: the import order is the order of the commands in
+# --help.  (Ruff reports only the last line as an unused import.)
+# isort: off
+import cnnspec.cli_train  # noqa: E402
+import cnnspec.cli_draw  # noqa: E402
+import cnnspec.cli_export  # noqa: E402
+import cnnspec.cli_report  # noqa: E402
+import cnnspec.cli_evaluate  # noqa: E402, F401
+# isort: on
 # (end of command modules)
 
 
