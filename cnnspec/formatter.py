@@ -137,7 +137,9 @@ def format_spec(spec: Spec) -> str:
             items.append("p0")
         parts.append("C: " + " ".join(items))
     if spec.dense:
-        parts.append("D: " + " ".join(_dense(d) if isinstance(d, Dense) else "d" + format_rate(d.rate) for d in spec.dense))
+        parts.append(
+            "D: " + " ".join(_dense(d) if isinstance(d, Dense) else "d" + format_rate(d.rate) for d in spec.dense)
+        )
     if spec.head:
         parts.append("O: " + _head(spec.head))
     return " ".join(parts)

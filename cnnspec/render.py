@@ -71,7 +71,9 @@ def totals(checked: CheckedSpec) -> Text:
     t.append(f"MACs: {checked.macs:,} ({human(checked.macs)})  ")
     t.append(f"params: {human_bytes(checked.param_bytes)}  activations/image: {human_bytes(checked.activation_bytes)}")
     if checked.head_from_data:
-        t.append("\nno O: and no --classes: the head (softmax over the data's classes) will come from the data", "yellow")
+        t.append(
+            "\nno O: and no --classes: the head (softmax over the data's classes) will come from the data", "yellow"
+        )
     return t
 
 

@@ -381,5 +381,7 @@ def test_fmt_write_keeps_comments(tmp_path):
         "# second row below\n"
         "m2 = C: 64 p 32 p D: 16R  # dense\n"
     )
-    again = subprocess.run([sys.executable, "-m", "cnnspec", "fmt", "--check", str(src)], capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, "-m", "cnnspec", "fmt", "--check", str(src)], capture_output=True, text=True
+    )
     assert again.returncode == 0, again.stderr
