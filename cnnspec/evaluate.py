@@ -182,7 +182,7 @@ def _test_plan(test: FolderScan, run: dict[str, Any], skip_bad: bool) -> DataPla
         raise DataError(f"no decodable images left in {', '.join(emptied)} of {test.path}", "add decodable images")
     return DataPlan(
         train=test,
-        image_shape=tuple(run["input_shape"]),  # type: ignore[arg-type]
+        image_shape=tuple(run["input_shape"]),
         val_split=0.5,  # unused: the whole folder is read, unsplit
         skip_bad=skip_bad,
         n_train=test.good_total,
