@@ -8,20 +8,21 @@ tests, over hand-written and random specs.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
-
 
 from cnnspec.errors import Diagnostic
 from cnnspec.ir import (
     KERAS_ACTIVATIONS,
     Augment,
     Conv,
+    ConvItem,
     Dense,
+    DenseItem,
     Dropout,
     GlobalPool,
     Head,
-    InputShape,
     NoPool,
     Pool,
     Span,
@@ -292,7 +293,9 @@ def _add_pool(w: _Walk, item: Pool, index: int) -> bool:
             f"{what} receives {_fmt_shape(w.shape)} and would output {oh}x{ow}x{c}: "
             f"a {item.size}x{item.size} pool needs at least {item.size}x{item.size}",
             item.span,
-            "write p0 or explicit pools where you want them" if item.implied else "remove this pool or pool less before it",
+            "write p0 or explicit pools where you want them"
+            if item.implied
+            else "remove this pool or pool less before it",
         )
         return False
     kind = "MaxPooling2D" if item.op == "max" else "AveragePooling2D"
@@ -383,7 +386,12 @@ def check(
         )
     n_classes = spec.head.classes if spec.head else classes
     if shape is None:
-        err("E400", "no input shape: the spec has no I: and none was given", None, "write I: 32x32x3 or pass --input 32x32x3")
+        err(
+            "E400",
+            "no input shape: the spec has no I: and none was given",
+            None,
+            "write I: 32x32x3 or pass --input 32x32x3",
+        )
         return CheckedSpec(spec=spec, input_shape=None, classes=n_classes, layers=(), errors=tuple(errors))
 
     w = _Walk(spec, [], errors, shape, {})
@@ -463,7 +471,9 @@ def _advice(spec: Spec, layers: list[Layer]) -> list[Diagnostic]:
 
     def warn(code: str, message: str, span: Span | None, hint: str) -> None:
         out.append(
-            Diagnostic(code=code, severity="warning", message=message, span=span, hint=hint, origin=spec.origin, spec=spec.name)
+            Diagnostic(
+                code=code, severity="warning", message=message, span=span, hint=hint, origin=spec.origin, spec=spec.name
+            )
         )
 
     body = [layer for layer in layers if layer.kind not in ("Rescaling",) and not layer.kind.startswith("Random")]
@@ -491,7 +501,7 @@ def _advice(spec: Spec, layers: list[Layer]) -> list[Diagnostic]:
 
     # Two linear dense layers in a row collapse into one.
     dense = [layer for layer in body if layer.kind in ("Dense",)]
-    for a, b in zip(dense, dense[1:]):
+    for a, b in itertools.pairwise(dense):
         if a.detail.split(" ")[0] == "linear" and b.detail.split(" ")[0] == "linear":
             warn(
                 "W502",
@@ -508,9 +518,14 @@ def _advice(spec: Spec, layers: list[Layer]) -> list[Diagnostic]:
         share = big.params / total
         if share > DOMINANT_SHARE:
             fed = previous_shape.get(big.name, ())
-            if big.kind == "Dense" and any(layer.kind == "Flatten" for layer in layers) and big.name in (
-                "dense1",
-                "head",
+            if (
+                big.kind == "Dense"
+                and any(layer.kind == "Flatten" for layer in layers)
+                and big.name
+                in (
+                    "dense1",
+                    "head",
+                )
             ):
                 flat = next(layer for layer in layers if layer.kind == "Flatten")
                 src = previous_shape.get(flat.name, ())
@@ -530,7 +545,14 @@ def _advice(spec: Spec, layers: list[Layer]) -> list[Diagnostic]:
             )
 
     # Batch norm and dropout in the same block.
-    out.extend(_bn_dropout_blocks(spec, warn))
+    for bn_layer, drop in _bn_dropout_blocks(spec):
+        warn(
+            "W504",
+            f"batch norm ('{bn_layer.text}') and dropout ('{drop.text}') in the same block: using both can make "
+            "accuracy worse",
+            drop.span,
+            f"train once without '{drop.text}': if validation accuracy holds, keep batch norm alone",
+        )
 
     # A pool over an odd size drops the last row or column.
     for layer in layers:
@@ -559,44 +581,36 @@ def _span_text(spec: Spec, span: Span | None) -> str:
     return "p"
 
 
-def _bn_dropout_blocks(spec: Spec, warn: object) -> list[Diagnostic]:
-    """Warn once per block that holds both batch norm and dropout.
+def _bn_dropout_blocks(spec: Spec) -> list[tuple[Conv | Dense, Dropout]]:
+    """Blocks that hold both batch norm and dropout: (first BN layer, first dropout).
 
     A block in C: is a run of convolutions with the pool that closes it and
     the dropouts right after that pool; in D: a dense layer and its dropouts.
     """
-    out: list[Diagnostic] = []
-    blocks: list[list[object]] = []
-    current: list[object] = []
+    blocks: list[list[ConvItem | DenseItem]] = []
+    current: list[ConvItem | DenseItem] = []
     closed = False
-    for item in spec.conv or ():
-        if closed and not isinstance(item, Dropout):
+    for conv_item in spec.conv or ():
+        if closed and not isinstance(conv_item, Dropout):
             blocks.append(current)
             current, closed = [], False
-        current.append(item)
-        if isinstance(item, (Pool, GlobalPool)):
+        current.append(conv_item)
+        if isinstance(conv_item, (Pool, GlobalPool)):
             closed = True
     if current:
         blocks.append(current)
-    dense_block: list[object] = []
-    for item in spec.dense or ():
-        if isinstance(item, Dense) and dense_block:
-            blocks.append(dense_block)
-            dense_block = []
-        dense_block.append(item)
-    if dense_block:
-        blocks.append(dense_block)
+    current = []
+    for dense_item in spec.dense or ():
+        if isinstance(dense_item, Dense) and current:
+            blocks.append(current)
+            current = []
+        current.append(dense_item)
+    if current:
+        blocks.append(current)
+    found: list[tuple[Conv | Dense, Dropout]] = []
     for block in blocks:
         bn = [i for i in block if isinstance(i, (Conv, Dense)) and i.batchnorm]
         drops = [i for i in block if isinstance(i, Dropout)]
         if bn and drops:
-            d = drops[0]
-            assert isinstance(d, Dropout)
-            warn(  # type: ignore[operator]
-                "W504",
-                f"batch norm ('{bn[0].text}') and dropout ('{d.text}') in the same block: using both can make "
-                "accuracy worse",
-                d.span,
-                f"train once without '{d.text}': if validation accuracy holds, keep batch norm alone",
-            )
-    return out
+            found.append((bn[0], drops[0]))
+    return found

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-
 from cnnspec.ir import Span
 
 Severity = Literal["error", "warning"]
@@ -61,10 +60,10 @@ def source_line(source: str, line: int) -> str:
 def render(diag: Diagnostic, source: str) -> str:
     """Plain-text rendering, stable for golden files::
 
-        model.cnn:1:12: error[E201]: unknown modifier 'q' in '16q'
-          C: 16n 16q
-                   ^
-          hint: ...
+    model.cnn:1:12: error[E201]: unknown modifier 'q' in '16q'
+      C: 16n 16q
+               ^
+      hint: ...
     """
     head = f"{diag.location}: {diag.severity}[{diag.code}]: {diag.message}"
     if diag.spec:

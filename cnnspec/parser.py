@@ -17,7 +17,7 @@ from fractions import Fraction
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError
@@ -279,7 +279,7 @@ def _scan_unit(tok: Token, section: str, ctx: _Ctx) -> dict[str, Any] | None:
     pos = len(count_text)
     while pos < len(text):
         rest = text[pos:]
-        for key, rx in _MODIFIERS:
+        for key, rx in _MODIFIERS:  # noqa: B007 - `key` is read after the loop breaks
             mm = rx.match(rest)
             if mm:
                 break
@@ -397,7 +397,8 @@ def _parse_conv(items: list[Token], ctx: _Ctx) -> list[ConvItem]:
         else:
             ctx.error(
                 "E200",
-                f"unknown item '{text}' in C: expected a convolution (16, 64k5n), a pool (p, ap3, gap) or a dropout (d¼)",
+                f"unknown item '{text}' in C: expected a convolution (16, 64k5n), a pool (p, ap3, gap) "
+                "or a dropout (d¼)",
                 span,
                 _word_hint(text, "C", previous),
             )
@@ -610,7 +611,9 @@ def _parse_one(text: str, origin: str, name: str | None) -> tuple[Spec | None, l
             "replace it with a plain space",
         )
     try:
-        strays, sections = _lark().parse(_ODD_SPACE.sub(" ", text))  # _ToSections runs inside the parser
+        # _ToSections runs inside the parser, so parse() returns its result, not a tree.
+        parsed = cast("tuple[list[Token], list[_Section]]", _lark().parse(_ODD_SPACE.sub(" ", text)))
+        strays, sections = parsed
     except LarkError as exc:  # the catch-all terminal makes this unreachable in practice
         line = getattr(exc, "line", 1) or 1
         column = getattr(exc, "column", 1) or 1
@@ -640,7 +643,9 @@ def _parse_one(text: str, origin: str, name: str | None) -> tuple[Spec | None, l
         if sec.letter == "?":
             letter = header[:-1]
             if letter.upper() in SECTION_NAMES and len(letter) == 1:
-                ctx.error("E102", f"section headers are uppercase: received '{header}'", hspan, f"write {letter.upper()}:")
+                ctx.error(
+                    "E102", f"section headers are uppercase: received '{header}'", hspan, f"write {letter.upper()}:"
+                )
             else:
                 ctx.error(
                     "E103",
@@ -650,10 +655,10 @@ def _parse_one(text: str, origin: str, name: str | None) -> tuple[Spec | None, l
                 )
             continue
         if sec.letter in seen:
-            first = seen[sec.letter].header
+            earlier = seen[sec.letter].header
             ctx.error(
                 "E104",
-                f"section {header} repeated (first at line {first.line}, column {first.column})",
+                f"section {header} repeated (first at line {earlier.line}, column {earlier.column})",
                 hspan,
                 f"merge the items into the first {header}",
             )
@@ -738,7 +743,9 @@ def parse_file_results(text: str, origin: str = "<string>") -> ParsedFile:
 
     def err(code: str, msg: str, line: int, col: int, length: int, hint: str | None = None) -> None:
         file_errors.append(
-            Diagnostic(code=code, message=msg, span=Span(line=line, column=col, length=length), hint=hint, origin=origin)
+            Diagnostic(
+                code=code, message=msg, span=Span(line=line, column=col, length=length), hint=hint, origin=origin
+            )
         )
 
     # Text before the first name: comments and blanks only.
@@ -765,7 +772,7 @@ def parse_file_results(text: str, origin: str = "<string>") -> ParsedFile:
         first = lines[i]
         eq = first.index("=", col - 1 + len(name))
         # Blank out the name so lark sees the spec at its true columns.
-        chunk_lines = [" " * (eq + 1) + first[eq + 1 :]] + lines[i + 1 : end]
+        chunk_lines = [" " * (eq + 1) + first[eq + 1 :], *lines[i + 1 : end]]
         chunk = "\n" * i + "\n".join(chunk_lines)
         if not NAME_RE.fullmatch(name):
             err("E302", f"malformed spec name '{name}': expected letters, digits, _ . -, not starting with a digit",
@@ -802,8 +809,14 @@ def parse(text: str, origin: str = "<string>") -> Spec:
     if len(parsed.specs) != 1:
         names = ", ".join(s.name or "?" for s in parsed.specs)
         raise SpecError(
-            [Diagnostic(code="E304", message=f"expected one spec, the text holds {len(parsed.specs)}: {names}",
-                        origin=origin, hint="use parse_file() or name one spec")],  # fmt: skip
+            [
+                Diagnostic(
+                    code="E304",
+                    message=f"expected one spec, the text holds {len(parsed.specs)}: {names}",
+                    origin=origin,
+                    hint="use parse_file() or name one spec",
+                )
+            ],
             text,
         )
     return parsed.specs[0]
