@@ -36,12 +36,17 @@ app = typer.Typer(**_APP_SETTINGS)
 _core_app = typer.Typer(**_APP_SETTINGS)
 
 
-def _core_command() -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Register a command on both apps."""
+#: Names of the commands that `_core_app` holds too.
+_CORE_COMMANDS: set[str] = set()
+
+
+def _core_command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command, under ``name``, on both apps."""
 
     def register(func: Callable[..., None]) -> Callable[..., None]:
-        _core_app.command()(func)
-        return app.command()(func)
+        _CORE_COMMANDS.add(name)
+        _core_app.command(name)(func)
+        return app.command(name)(func)
 
     return register
 
@@ -104,7 +109,7 @@ ClassesOpt = Annotated[
 ]
 
 
-@_core_command()
+@_core_command("check")
 def check(
     path: PathArg = None,
     spec: SpecOpt = None,
@@ -147,7 +152,7 @@ def _check_any(text: str, origin: str, input_shape: Optional[Shape], classes: Op
     return check_source(text, origin, input_shape, classes)
 
 
-@_core_command()
+@_core_command("fmt")
 def fmt(
     path: PathArg = None,
     spec: SpecOpt = None,
@@ -187,7 +192,7 @@ def fmt(
     typer.echo(canonical, nl=False)
 
 
-@_core_command()
+@_core_command("schema")
 def schema() -> None:
     """Print the JSON Schema of the IR (a .cnn file's parsed form)."""
     from cnnspec.ir import SpecFile
@@ -195,7 +200,7 @@ def schema() -> None:
     typer.echo(json.dumps(SpecFile.model_json_schema(), indent=2, ensure_ascii=False))
 
 
-@_core_command()
+@_core_command("version")
 def version() -> None:
     """Print the cnnspec version."""
     from cnnspec import __version__
@@ -220,9 +225,8 @@ import cnnspec.cli_evaluate  # noqa: E402, F401
 
 def main() -> None:
     """Entry point of the ``cnnspec`` command."""
-    core = {command.callback.__name__ for command in _core_app.registered_commands if command.callback}
     try:
-        _core_app() if sys.argv[1:2] and sys.argv[1] in core else app()
+        _core_app() if sys.argv[1:2] and sys.argv[1] in _CORE_COMMANDS else app()
     except KeyboardInterrupt:
         console(stderr=True).print("[red]interrupted[/]")
         sys.exit(130)
