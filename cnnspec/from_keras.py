@@ -359,7 +359,8 @@ def convert(model: keras.Model) -> Conversion:
     if conv and not any(isinstance(x, (Pool, GlobalPool)) for x in conv) and any(isinstance(x, Conv) for x in conv):
         conv.append(NoPool(span=_SPAN))  # plain convolutions: no implied pools
     if not conv and not dense:
-        raise NotExpressible(None, "the model is only a head; the notation needs a C: or D: section")
+        # Flatten then the head: a spec needs C: or D:, and `C: p0` is a C: section that adds no layer.
+        conv.append(NoPool(span=_SPAN))
     if rescaling is None:
         notes.append(
             "the model has no Rescaling layer, so it wants inputs scaled the way its training data was; "

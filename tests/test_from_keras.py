@@ -181,6 +181,33 @@ def test_plain_convolutions_get_p0_and_gap_needs_no_flatten(keras):
     assert _round_trip(mlp)[0].spec == "I: 8x8x1 D: 16R O: 3"
 
 
+def test_flatten_and_head_alone_are_written_with_c_p0(keras):
+    """A spec needs C: or D:; a model that is only Flatten + head gets `C: p0`, a C: that adds no layer."""
+    from keras import layers
+
+    bare = keras.Sequential([keras.Input((8, 8, 3)), layers.Flatten(), layers.Dense(10, "relu")])
+    conv, built = _round_trip(bare)
+    assert conv.spec == "I: 8x8x3 C: p0 O: 10R" and not conv.rescales
+    assert [name for name, _, _ in _table(built)] == ["Rescaling", "Flatten", "Dense"]
+    flip = keras.Sequential(
+        [keras.Input((8, 8, 3)), layers.RandomFlip(), layers.Flatten(), layers.Dense(3, activation="softmax")]
+    )
+    assert _round_trip(flip)[0].spec == "I: 8x8x3 A: hvflip C: p0 O: 3"
+    only_flip = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            layers.RandomFlip("horizontal"),
+            layers.Rescaling(1 / 255),
+            layers.Flatten(),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
+    conv, _ = _round_trip(only_flip)
+    assert conv.spec == "I: 8x8x3 A: flip C: p0 O: 3" and conv.rescales and conv.notes == []
+    dropout = _seq(keras, layers.Rescaling(1 / 255), layers.Dropout(0.5), layers.Flatten(), layers.Dense(2, "softmax"))
+    assert _round_trip(dropout)[0].spec == "I: 16x16x3 C: d½ O: 2"
+
+
 # --- what the notation cannot express: the first such layer is named ----------------------------
 
 
