@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -90,3 +91,16 @@ def test_sweep_interrupted_by_a_signal_and_started_again(tmp_path):
     report = build_report([out])
     assert [r.name for r in report.rows] == VALID
     assert [s.name for s in report.skipped] == ["broken"]
+
+
+def test_sweep_help_shows_its_defaults():
+    """Square brackets in a help string are rich markup: a default in them vanished ("Batch size .")."""
+    from typer.testing import CliRunner
+
+    from cnnspec.cli import app
+
+    r = CliRunner().invoke(app, ["sweep", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert r.exit_code == 0, r.output
+    for shown in ("Epochs of every run (default: 10).", "Batch size (default: 32).", "XLA (default: Keras' choice)."):
+        assert shown in r.output
+    assert not re.search(r"\w \.\s", r.output)  # "A .cnn file" is fine; "Batch size ." is not
