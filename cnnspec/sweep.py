@@ -212,10 +212,13 @@ class SweepProgress:
 
     # sweep events
     def start(self, total: int, done: int, invalid: list[Entry]) -> None:
-        if self.mode == "json":
-            self._json("sweep_start", runs=total, finished=done, invalid=[e.name for e in invalid])
-            return
         if self.mode != "rich":
+            # Errors reach stderr in every mode: -q means "nothing but errors",
+            # and --json keeps stdout for the events.
+            for e in invalid:
+                self._stderr(f"skipped {e.name}: invalid spec\n{e.errors}")
+            if self.mode == "json":
+                self._json("sweep_start", runs=total, finished=done, invalid=[e.name for e in invalid])
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -237,14 +240,22 @@ class SweepProgress:
             self.progress.update(self.run_task, description=f"  {entry.name}", visible=True, completed=0, left="")
 
     def run_end(self, entry: Entry, done: int, total: int) -> None:
+        failed = entry.status == "failed"
         if self.mode == "json":
             best = (entry.metrics.get("best") or {}).get("val_accuracy")
-            self._json("run_end", name=entry.name, status=entry.status, val_accuracy=best, seconds=entry.seconds)
+            error = {"error": entry.errors} if failed else {}
+            self._json(
+                "run_end", name=entry.name, status=entry.status, val_accuracy=best, seconds=entry.seconds, **error
+            )
+        if failed and self.progress is None:
+            self._stderr(f"failed {entry.name}: {entry.errors}")
         elif self.progress is not None:
             best = (entry.metrics.get("best") or {}).get("val_accuracy")
             acc = f"best val acc {best:.4f}" if best is not None else ""
             mark = {"completed": "[green]done[/]", "failed": "[red]failed[/]"}.get(entry.status, entry.status)
             self.progress.console.print(f"{mark} {entry.name} {acc} ({entry.seconds or 0:.1f} s)", markup=True)
+            if failed:
+                self.progress.console.print(f"  {entry.errors}", markup=False)
             self.progress.update(self.sweep_task, completed=done, left=f"{total - done} left")
             self.progress.update(self.run_task, visible=False)
 
@@ -253,6 +264,12 @@ class SweepProgress:
             self.progress.stop()
         if self.mode == "json":
             self._json("sweep_end", status=result.status, out_dir=str(result.out_dir))
+
+    def _stderr(self, text: str) -> None:
+        import sys
+
+        sys.stderr.write(text.rstrip("\n") + "\n")
+        sys.stderr.flush()
 
     def _json(self, event: str, **fields: Any) -> None:
         import sys

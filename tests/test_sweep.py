@@ -104,3 +104,33 @@ def test_sweep_help_shows_its_defaults():
     for shown in ("Epochs of every run (default: 10).", "Batch size (default: 32).", "XLA (default: Keras' choice)."):
         assert shown in r.output
     assert not re.search(r"\w \.\s", r.output)  # "A .cnn file" is fine; "Batch size ." is not
+
+
+@pytest.mark.parametrize("mode", ["-q", "--json"])
+def test_errors_reach_stderr_also_when_quiet(tmp_path, mode):
+    """-q prints "nothing but errors": an invalid spec and a failed run are errors.
+
+    The run fails before any training: its folder holds a file a run does not
+    write, which the sweep refuses to clear.
+    """
+    from typer.testing import CliRunner
+
+    from cnnspec.cli import app
+
+    data = make_images(tmp_path / "data", classes=3, per_class=2)
+    specs = tmp_path / "specs.cnn"
+    specs.write_text("flat = D: 6R\nbroken = C: 8q D: 4R\n", encoding="utf-8")
+    out = tmp_path / "sweep"
+    (out / "flat").mkdir(parents=True)
+    (out / "flat" / "notes.txt").write_text("mine\n")
+    args = ["sweep", str(specs), "--data", str(data), "--epochs", "1", "--out", str(out), mode]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 1
+    assert "skipped broken: invalid spec" in r.stderr and "8q" in r.stderr
+    assert "failed flat: TrainError" in r.stderr and "notes.txt" in r.stderr
+    if mode == "-q":
+        assert r.stdout == ""
+    else:
+        (end,) = [e for e in map(json.loads, r.stdout.splitlines()) if e["event"] == "run_end"]
+        assert end["status"] == "failed" and "notes.txt" in end["error"]
+    assert (out / "flat" / "notes.txt").exists()
