@@ -27,6 +27,7 @@ from cnnspec.ir import (
     Pool,
     Span,
     Spec,
+    input_too_large,
 )
 
 Shape = tuple[int, ...]
@@ -377,6 +378,10 @@ def check(
         )
     if shape is None and input_shape is not None:
         shape = tuple(input_shape)
+        too_large = input_too_large(shape)
+        if too_large:
+            err("E163", f"--input: {too_large}", None, "give a smaller input: the model resizes images on load")
+            return CheckedSpec(spec=spec, input_shape=None, classes=None, layers=(), errors=tuple(errors))
     if spec.head and classes is not None and classes != spec.head.classes:
         err(
             "E404",

@@ -93,7 +93,10 @@ def read_source(path: Optional[str], spec: Optional[str]) -> tuple[str, str]:
     try:
         return read_text(path)
     except UnicodeDecodeError:
-        fail(f"{path} is not UTF-8 text")
+        name = "standard input" if path == "-" else path
+        if Path(path).suffix in (".keras", ".h5"):
+            fail(f"{path} is a Keras model, not a spec", hint=f"print its spec with: cnnspec from-keras {path}")
+        fail(f"{name} is not UTF-8 text")
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror}")
 

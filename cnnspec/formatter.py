@@ -63,7 +63,7 @@ def _l2(l2: float | None) -> str:
     if "e" in text:
         mant, exp = text.split("e")
         text = f"{mant.removesuffix('.0')}e{int(exp)}"
-    return f"L2={text}"
+    return f"L2={text.removesuffix('.0')}"
 
 
 def _conv(c: Conv) -> str:
@@ -169,9 +169,10 @@ def format_source(text: str, parsed: SpecFile) -> str:
     """Canonical text of a whole file, keeping its comments and blank lines.
 
     Each spec becomes one canonical line.  Comment lines before or inside a
-    spec go just before that line, comments at the end of its item lines go
-    after it (``  # ...``), and comment or blank lines after a spec's last
-    item stay after it, so ``fmt --write`` never loses a note.
+    spec go just before that line; a comment at the end of its one item line
+    stays at the end (``  # ...``), several such comments go before it, one
+    line each; comment or blank lines after a spec's last item stay after
+    it.  So ``fmt --write`` never loses a note.
     """
     lines = text.splitlines()
     named = any(s.name is not None for s in parsed.specs)
@@ -184,16 +185,14 @@ def format_source(text: str, parsed: SpecFile) -> str:
         content = [i for i, line in enumerate(region) if line.split("#", 1)[0].strip()]
         last = content[-1] if content else 0
         canonical = f"{spec.name} = {format_spec(spec)}" if spec.name is not None else format_spec(spec)
-        inline: list[str] = []
-        for i, line in enumerate(region[: last + 1]):
-            note = _comment(line)
-            if note is None:
-                continue
-            if i in content:
-                inline.append(note)
-            else:
-                out.append(note)
-        out.append(canonical + ("  " + " ".join(inline) if inline else ""))
+        notes = [(i in content, note) for i, line in enumerate(region[: last + 1]) if (note := _comment(line))]
+        inline = [note for on_item_line, note in notes if on_item_line]
+        if len(inline) == 1:
+            out.extend(note for on_item_line, note in notes if not on_item_line)
+            out.append(f"{canonical}  {inline[0]}")
+        else:  # several item-line comments: all notes before the spec, in order, one line each
+            out.extend(note for _, note in notes)
+            out.append(canonical)
         out.extend(line.rstrip() for line in region[last + 1 :])
     while out and not out[-1]:
         out.pop()

@@ -140,6 +140,25 @@ class Augment(Node):
     factor: float | None = None
 
 
+#: Largest input tensor accepted (values per image): 4096x4096x3.
+MAX_INPUT_ELEMENTS = 4096 * 4096 * 3
+#: Largest single input dimension.
+MAX_INPUT_DIM = 16384
+
+
+def input_too_large(shape: tuple[int, ...]) -> str | None:
+    """The E163 message for an input shape over the documented bound, else None."""
+    total = 1
+    for d in shape:
+        total *= d
+    if max(shape) > MAX_INPUT_DIM or total > MAX_INPUT_ELEMENTS:
+        return (
+            f"input {'x'.join(map(str, shape))} holds {total:,} values; the largest accepted is "
+            f"{MAX_INPUT_ELEMENTS:,} (4096x4096x3) with no dimension over {MAX_INPUT_DIM}"
+        )
+    return None
+
+
 class InputShape(Node):
     kind: Literal["input"] = "input"
     height: int

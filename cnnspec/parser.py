@@ -38,15 +38,12 @@ from cnnspec.ir import (
     Span,
     Spec,
     SpecFile,
+    input_too_large,
 )
 
 SECTION_ORDER = "IACDO"
 SECTION_NAMES = {"I": "input", "A": "augmentation", "C": "convolution", "D": "dense", "O": "head"}
 
-#: Largest input tensor accepted by ``I:`` (elements per image): 4096x4096x3.
-MAX_INPUT_ELEMENTS = 4096 * 4096 * 3
-#: Largest single input dimension.
-MAX_INPUT_DIM = 16384
 
 UNICODE_FRACTIONS: dict[str, Fraction] = {
     "½": Fraction(1, 2), "⅓": Fraction(1, 3), "⅔": Fraction(2, 3),
@@ -219,6 +216,8 @@ def parse_rate(text: str) -> tuple[Fraction | None, str | None, str | None]:
         value = f"{float(rate):g}"
         shown = text if text == value else f"{text} = {value}"
         return None, f"rate must lie in [0, 1), received {shown}", None
+    if float(rate) >= 1:  # Keras takes a float: .99999999999999999999 would drop everything
+        return None, f"rate {text} is 1.0 as a float, which drops every value", "write a rate below 1, such as d.99"
     return rate, None, None
 
 
@@ -307,7 +306,8 @@ def _scan_unit(tok: Token, section: str, ctx: _Ctx) -> dict[str, Any] | None:
         seen[key] = mtext
         if key not in _MODIFIER_ALLOWED[section]:
             label = _MODIFIER_LABEL.get(key, key)
-            where = {"D": "convolutions", "O": "convolutions and dense layers"}[section]
+            # k, s and v shape a convolution; n (batch norm) also suits a dense layer.
+            where = "convolutions" if key in ("k", "s", "v") else "convolutions and dense layers"
             ctx.error(
                 "E204",
                 f"{label} '{mtext}' is not allowed in {section}:, only in {where}",
@@ -330,6 +330,17 @@ def _scan_unit(tok: Token, section: str, ctx: _Ctx) -> dict[str, Any] | None:
             out["stride"] = stride
         elif key == "L2":
             factor = float(mm[1]) if mm[1] else 0.01
+            if not mm[1] and rest[len(mtext) : len(mtext) + 1] == "=":
+                # `L2=` followed by no number: `L2=-1`, `L2=x`.
+                bad = re.match(r"=[^" + ACTIVATION_LETTERS + r"nvks]*", rest[len(mtext) :])
+                shown = bad.group() if bad else "="
+                ctx.error(
+                    "E113",
+                    f"L2 factor must be a number > 0, received '{shown[1:]}'",
+                    _span(tok, pos + len(mtext), len(shown)),
+                    "write L2 for 0.01, or L2=0.001",
+                )
+                return None
             if factor <= 0:
                 ctx.error("E113", f"L2 factor must be > 0, received {mm[1]}", mspan, "write L2 for 0.01")
                 ok = False
@@ -486,14 +497,9 @@ def _parse_input(section: _Section, ctx: _Ctx) -> InputShape | None:
         ctx.error("E162", f"every input dimension must be at least 1, received '{text}'", span, None)
         return None
     h, w, c = dims
-    if max(dims) > MAX_INPUT_DIM or h * w * c > MAX_INPUT_ELEMENTS:
-        ctx.error(
-            "E163",
-            f"input {text} holds {h * w * c:,} values; the largest accepted is {MAX_INPUT_ELEMENTS:,} "
-            f"(4096x4096x3) with no dimension over {MAX_INPUT_DIM}",
-            span,
-            "resize the images: the model resizes them on load",
-        )
+    too_large = input_too_large((h, w, c))
+    if too_large:
+        ctx.error("E163", too_large, span, "resize the images: the model resizes them on load")
         return None
     return InputShape(span=span, text=text, height=h, width=w, channels=c)
 

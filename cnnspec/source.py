@@ -84,8 +84,10 @@ def check_source(
 
 def read_text(path: str) -> tuple[str, str]:
     """Read a spec source: a path, or ``-`` for standard input. Returns (text, origin)."""
+    # Bytes, decoded strictly: a file saved "with BOM" by an editor is still
+    # UTF-8 (utf-8-sig drops the mark), anything else is not a spec.
     if path == "-":
         import sys
 
-        return sys.stdin.read(), "<stdin>"
-    return Path(path).read_text(encoding="utf-8"), path
+        return sys.stdin.buffer.read().decode("utf-8-sig"), "<stdin>"
+    return Path(path).read_bytes().decode("utf-8-sig"), path

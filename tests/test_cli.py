@@ -385,3 +385,39 @@ def test_fmt_write_keeps_comments(tmp_path):
         [sys.executable, "-m", "cnnspec", "fmt", "--check", str(src)], capture_output=True, text=True
     )
     assert again.returncode == 0, again.stderr
+
+
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    src = tmp_path / "bom.cnn"
+    src.write_bytes(b"\xef\xbb\xbfI: 8x8x1 C: 16")
+    run = run_cli(["check", str(src), "--classes", "2"])
+    assert run.exit_code == 0, run.output
+
+
+def test_stdin_that_is_not_utf8_is_a_usage_error():
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "cnnspec", "check", "-"], input=b"C: 16 \xff\xfe", capture_output=True)
+    assert run.returncode == 2
+    assert b"not UTF-8" in run.stderr and b"Traceback" not in run.stderr
+
+
+def test_input_option_obeys_the_size_bound():
+    from cnnspec.ir import MAX_INPUT_DIM
+
+    big = f"{MAX_INPUT_DIM + 1}x8x3"
+    run = run_cli(["check", "--spec", "C: 16", "--input", big, "--json"])
+    assert run.exit_code == 1
+    assert [e["code"] for e in json.loads(run.output)["errors"]] == ["E163"]
+
+
+def test_checking_a_keras_model_points_to_from_keras(tmp_path):
+    import subprocess
+    import sys
+
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"PK\x03\x04\xff\xfe not a spec")
+    run = subprocess.run([sys.executable, "-m", "cnnspec", "check", str(model)], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "cnnspec from-keras" in run.stderr and "Traceback" not in run.stderr

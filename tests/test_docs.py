@@ -81,6 +81,18 @@ def test_canonical_form_example(where: str, body: str, words: list[str]) -> None
         written, canonical = (part.strip() for part in line.split(" => "))
         assert cnnspec.format(cnnspec.parse(written)) == canonical, line
         assert cnnspec.format(cnnspec.parse(canonical)) == canonical, line
+        # The docs promise what `cnnspec fmt` prints, so hold the command too.
+        run = run_cli(["fmt", "--spec", written])
+        assert run.exit_code == 0, run.output
+        assert run.output == canonical + "\n", line
+
+
+def test_fmt_keeps_comments_where_the_notation_says() -> None:
+    """docs/notation.md, 'cnnspec's choice — comments', through the command."""
+    written = "# before\nm1 = C: 16 # end of line\n# after\nm2 = C: 8 # one\n  4 # two\n"
+    run = run_cli(["fmt", "-"], stdin=written)
+    assert run.exit_code == 0, run.output
+    assert run.output == "# before\nm1 = C: 16 p  # end of line\n# after\n# one\n# two\nm2 = C: 8 p 4 p\n"
 
 
 def test_every_error_code_is_documented_and_exists() -> None:
@@ -111,7 +123,6 @@ def test_cli_doc_mentions_every_check_option() -> None:
 
 def test_cnnspec_check_reads_the_notation_doc_itself() -> None:
     """`cnnspec check docs/notation.md` finds the valid blocks, and no error but E400 (no input)."""
-    pytest.importorskip("cnnspec.markdown")
     run = run_cli(["check", "notation.md", "--json"], cwd=ROOT / "docs")
     results = json.loads(run.output)
     assert len(results) >= len(VALID)

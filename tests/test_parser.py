@@ -436,3 +436,28 @@ def test_empty_named_spec_points_at_its_line():
         cnnspec.parse_file("m = C: 4\nn = \n")
     [diag] = exc.value.diagnostics
     assert (diag.code, diag.span.line, diag.spec) == ("E101", 2, "n")
+
+
+def codes_of(text: str) -> list[str]:
+    """The error codes of a spec that must not parse."""
+    with pytest.raises(cnnspec.SpecError) as exc:
+        cnnspec.parse(text)
+    return [d.code for d in exc.value.diagnostics]
+
+
+def test_a_rate_that_is_one_as_a_float_is_refused():
+    # Exactly below 1 as a fraction, but Keras receives float(rate) == 1.0.
+    assert float(Fraction(".99999999999999999999")) == 1.0
+    assert codes_of("C: 4 d.99999999999999999999") == ["E130"]
+
+
+def test_l2_with_a_value_that_is_not_a_number():
+    assert codes_of("C: 16L2=-1") == ["E113"]
+    assert codes_of("C: 16L2=xR") == ["E113"]
+
+
+def test_convolution_only_modifiers_in_the_head_say_so():
+    with pytest.raises(cnnspec.SpecError) as exc:
+        cnnspec.parse("D: 8 O: 10k3")
+    (diag,) = exc.value.diagnostics
+    assert diag.code == "E204" and diag.message.endswith("only in convolutions")
