@@ -48,6 +48,8 @@ AUGMENT_LAYERS = {
 
 #: A layer holding more than this share of all parameters is flagged.
 DOMINANT_SHARE = 0.5
+#: Parameters plus one image's activations above this many bytes are flagged.
+MEMORY_WARNING_BYTES = 16 * 2**30
 
 
 # Layer and CheckedSpec are results the checker builds from already-valid
@@ -576,6 +578,16 @@ def _advice(spec: Spec, layers: list[Layer]) -> list[Diagnostic]:
                 layer.span,
                 "use sizes divisible by the pool, or 'same' padding with a stride instead",
             )
+    # A network too big for any one machine: training would fail late and obscurely.
+    total_bytes = (sum(layer.params for layer in layers) + sum(layer.output_size for layer in layers)) * BYTES_PER_VALUE
+    if total_bytes > MEMORY_WARNING_BYTES:
+        warn(
+            "W506",
+            f"the parameters and one image's activations alone take {total_bytes / 2**30:,.1f} GiB "
+            "(float32); training needs several times that",
+            None,
+            "fewer filters or units, more pooling, or a smaller input",
+        )
     return out
 
 

@@ -421,3 +421,16 @@ def test_checking_a_keras_model_points_to_from_keras(tmp_path):
     run = subprocess.run([sys.executable, "-m", "cnnspec", "check", str(model)], capture_output=True, text=True)
     assert run.returncode == 2
     assert "cnnspec from-keras" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_network_too_big_for_memory_is_warned():
+    from cnnspec.checker import BYTES_PER_VALUE, MEMORY_WARNING_BYTES
+
+    # 32x32 maps of F filters: F * 1024 activation values each, so F is chosen
+    # from the threshold itself, not from a copied number.
+    filters = MEMORY_WARNING_BYTES // (BYTES_PER_VALUE * 32 * 32) + 1
+    run = run_cli(["check", "--spec", f"C: {filters} p0", "--input", "32x32x3", "--json"])
+    assert run.exit_code == 0
+    assert "W506" in [w["code"] for w in json.loads(run.output)["warnings"]]
+    small = run_cli(["check", "--spec", "C: 16 p0", "--input", "32x32x3", "--json"])
+    assert "W506" not in [w["code"] for w in json.loads(small.output)["warnings"]]
