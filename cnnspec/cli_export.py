@@ -76,21 +76,29 @@ def export(
 @app.command()
 def predict(
     model: Annotated[str, typer.Argument(help="An .onnx file (no TensorFlow needed) or a run directory.")],
-    images: Annotated[list[str], typer.Argument(help="Image files.", show_default=False)],
+    images: Annotated[
+        list[str],
+        typer.Argument(
+            help="Image files, or folders of them (their images and those one subfolder down).", show_default=False
+        ),
+    ],
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many classes to show per image.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Top-k classes of each image, with probabilities."""
-    from cnnspec.predict import PredictError, open_model
+    from cnnspec.predict import PredictError, image_files, open_model
     from cnnspec.predict import predict as do_predict
 
     if not Path(model).suffix.lower() == ".onnx":
         _quiet_tensorflow()
     try:
+        files, notes = image_files(images)
         m = open_model(model)
-        results = do_predict(m, images, top_k)
+        results = do_predict(m, files, top_k)
     except PredictError as exc:
         fail(str(exc), EXIT_INVALID, exc.hint)
+    for note in notes:
+        _note(note)
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
         return

@@ -108,6 +108,10 @@ def load_image(path: str | Path, shape: tuple[int, int, int]) -> Image:
 
     path = Path(path)
     height, width, channels = shape
+    if path.is_dir():
+        raise PredictError(
+            f"{path} is a folder, not an image file", hint="give image files, or expand the folder with image_files()"
+        )
     if not path.is_file():
         raise PredictError(f"no such image: {path}")
     try:
@@ -177,6 +181,56 @@ def load_images(paths: Sequence[str | Path], shape: tuple[int, int, int]) -> lis
     if errors:
         raise PredictError("; ".join(errors))
     return images
+
+
+def image_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
+    """The image files to predict, and notes: folders in ``paths`` are replaced by the images in them.
+
+    A folder contributes its image files and those of its subfolders, one
+    level down (the ``folder/<class>/*.png`` layout of a data set), in sorted
+    order; other files are skipped with a note, and so are deeper folders.
+    Files named directly are kept as given, whatever their suffix, so that a
+    wrong file is reported rather than skipped.  A folder without any image
+    raises :class:`PredictError`.
+    """
+    files: list[Path] = []
+    notes: list[str] = []
+    for given in paths:
+        root = Path(given)
+        if not root.is_dir():
+            files.append(root)
+            continue
+        found: list[Path] = []
+        skipped: list[str] = []
+        deeper: list[str] = []
+        for entry in sorted(root.iterdir()):
+            children = sorted(entry.iterdir()) if entry.is_dir() and not entry.name.startswith(".") else [entry]
+            for child in children:
+                name = child.relative_to(root).as_posix()
+                if child.name.startswith("."):  # .DS_Store, .git and the like go unmentioned
+                    continue
+                if child.is_dir():
+                    deeper.append(name)
+                elif child.suffix.lower() in IMAGE_SUFFIXES:
+                    found.append(child)
+                else:
+                    skipped.append(name)
+        if not found:
+            raise PredictError(
+                f"no images in the folder {root} (nor in its subfolders)",
+                hint=f"image files end in {' '.join(IMAGE_SUFFIXES)}",
+            )
+        if skipped:
+            notes.append(f"{root}: skipped {_some(skipped)}: not image files")
+        if deeper:
+            notes.append(f"{root}: skipped {_some(deeper)}: only one level of subfolders is read")
+        files.extend(found)
+    return files, notes
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def find_images(folder: str | Path, limit: int) -> list[Path]:
@@ -338,6 +392,7 @@ __all__ = [
     "PredictError",
     "Prediction",
     "find_images",
+    "image_files",
     "load_image",
     "load_images",
     "open_model",

@@ -293,6 +293,9 @@ def test_cli_from_keras(keras, tmp_path):
     assert res.exit_code == 0, res.output
     assert "I: 28x28x1 C: 32vn 32k5s2n d⅖ 64vn 64k5s2n d⅖ p0 D: 128Rn d⅖ O: 10" in res.output
     assert "note:" in res.output and "no Rescaling layer" in res.output
+    res = CliRunner().invoke(app, ["check", str(tmp_path / "article.keras")])
+    assert res.exit_code != 0 and "is a Keras model, not a spec" in res.output
+    assert "hint:" in res.output and "cnnspec from-keras" in res.output
     res = CliRunner().invoke(app, ["from-keras", str(trained_run("gray"))])
     assert res.exit_code == 0 and res.output.strip() == "I: 24x24x1 A: flip C: 8L2=0.001 8 p3 d⅒ 16k5 gmp D: 8T O: 1"
 

@@ -127,6 +127,40 @@ def test_sigmoid_head_gives_two_classes(onnx_models):
     assert {r.name for r in res.top} == {"class_00", "class_01"}
 
 
+def test_predict_a_folder_without_tensorflow(onnx_models, no_tf_env, tmp_path):
+    """A folder stands for its images and those one subfolder down, sorted; other files are skipped, with a note."""
+    import shutil
+
+    src = data_images("rgb")
+    (tmp_path / "cats" / "deeper").mkdir(parents=True)
+    shutil.copy(src[0], tmp_path / "b.png")
+    shutil.copy(src[1], tmp_path / "cats" / "a.PNG")
+    shutil.copy(src[2], tmp_path / "cats" / "deeper" / "c.png")
+    (tmp_path / "readme.txt").write_text("not a picture")
+    (tmp_path / ".DS_Store").write_bytes(b"\0")
+    proc = _run(no_tf_env, "predict", str(onnx_models["rgb"]), str(tmp_path), str(src[3]), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert _blocked(no_tf_env) == []
+    got = [g["image"] for g in json.loads(proc.stdout)]
+    assert got == [str(tmp_path / "b.png"), str(tmp_path / "cats" / "a.PNG"), str(src[3])]
+    assert "skipped readme.txt: not image files" in proc.stderr
+    assert "skipped cats/deeper: only one level of subfolders is read" in proc.stderr
+    assert ".DS_Store" not in proc.stderr
+
+
+def test_folders_without_images_and_folders_passed_as_images(tmp_path):
+    from cnnspec.predict import PredictError, image_files, load_image
+
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    (tmp_path / "empty" / "sub" / "notes.txt").write_text("x")
+    with pytest.raises(PredictError, match="no images in the folder"):
+        image_files([tmp_path / "empty"])
+    named = tmp_path / "named.txt"
+    assert image_files([named]) == ([named], [])  # a file named directly is kept: its error comes when decoding
+    with pytest.raises(PredictError, match="is a folder, not an image file"):
+        load_image(tmp_path / "empty", (4, 4, 3))
+
+
 # --- decoding and conversion --------------------------------------------------
 
 
