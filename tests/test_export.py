@@ -8,12 +8,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
 from export_support import SPECS, data_images, trained_run
-
-pytest.importorskip("tf2onnx")
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
 
 
 def _cli(*args: str):
@@ -249,9 +247,9 @@ def test_check_onnx_in_a_subprocess_prints_no_traceback(tmp_path):
 @pytest.mark.slow
 def test_export_a_run_of_cnnspec_train(keras, tmp_path):
     """The whole path: ``cnnspec.train.train`` writes the run directory, export reads it."""
-    train_mod = pytest.importorskip("cnnspec.train")
     from export_support import make_images
 
+    import cnnspec.train as train_mod
     from cnnspec.export import export
 
     data = make_images(tmp_path / "data", 3, (16, 16, 3), per_class=8)

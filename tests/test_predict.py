@@ -14,8 +14,6 @@ import pytest
 from export_support import data_images, trained_run
 from PIL import Image
 
-pytest.importorskip("onnxruntime")
-
 BLOCKED = ("tensorflow", "keras", "tf2onnx", "tf_keras")
 
 SHIM = f"""
