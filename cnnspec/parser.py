@@ -238,6 +238,11 @@ _MODIFIERS = [
     ("n", re.compile(r"n")),
     ("act", re.compile(rf"[{ACTIVATION_LETTERS}]")),
 ]
+_MODIFIER_BY_FIRST: dict[str, tuple[str, re.Pattern[str]]] = {
+    **{key[0]: (key, rx) for key, rx in _MODIFIERS if key != "act"},
+    **{letter: ("act", _MODIFIERS[-1][1]) for letter in ACTIVATION_LETTERS},
+}
+_NO_MATCH = re.compile(r"(?!)")
 _MODIFIER_ALLOWED = {"C": {"k", "s", "L2", "v", "n", "act"}, "D": {"L2", "n", "act"}, "O": {"L2", "act"}}
 _MODIFIER_LABEL = {"k": "kernel size", "s": "stride", "L2": "L2", "v": "valid padding", "n": "batch norm"}
 
@@ -278,11 +283,10 @@ def _scan_unit(tok: Token, section: str, ctx: _Ctx) -> dict[str, Any] | None:
     pos = len(count_text)
     while pos < len(text):
         rest = text[pos:]
-        for key, rx in _MODIFIERS:  # noqa: B007 - `key` is read after the loop breaks
-            mm = rx.match(rest)
-            if mm:
-                break
-        else:
+        # Each modifier starts with its own letter: one regex to try, not six.
+        key, rx = _MODIFIER_BY_FIRST.get(rest[0], ("", _NO_MATCH))
+        mm = rx.match(rest)
+        if mm is None:
             ctx.error(
                 "E201",
                 f"unknown modifier '{rest[0]}' in '{text}': expected k, s, v, n, L2 or one of {ACTIVATION_LETTERS}",
@@ -291,17 +295,21 @@ def _scan_unit(tok: Token, section: str, ctx: _Ctx) -> dict[str, Any] | None:
             )
             return None
         mtext = mm.group()
-        mspan = _span(tok, pos, len(mtext))
         if key in seen:
             if key == "act":
                 ctx.error(
                     "E203",
                     f"two activation letters in '{text}': '{seen[key]}' and '{mtext}'",
-                    mspan,
+                    _span(tok, pos, len(mtext)),
                     f"keep one: {count_text}{seen[key]}",
                 )
             else:
-                ctx.error("E202", f"modifier '{key}' repeated in '{text}'", mspan, "write each modifier at most once")
+                ctx.error(
+                    "E202",
+                    f"modifier '{key}' repeated in '{text}'",
+                    _span(tok, pos, len(mtext)),
+                    "write each modifier at most once",
+                )
             ok = False
         seen[key] = mtext
         if key not in _MODIFIER_ALLOWED[section]:
@@ -311,7 +319,7 @@ def _scan_unit(tok: Token, section: str, ctx: _Ctx) -> dict[str, Any] | None:
             ctx.error(
                 "E204",
                 f"{label} '{mtext}' is not allowed in {section}:, only in {where}",
-                mspan,
+                _span(tok, pos, len(mtext)),
                 f"remove '{mtext}' from '{text}'",
             )
             ok = False
@@ -319,13 +327,23 @@ def _scan_unit(tok: Token, section: str, ctx: _Ctx) -> dict[str, Any] | None:
             kh = int(mm[1])
             kw = int(mm[2]) if mm[2] else kh
             if kh == 0 or kw == 0:
-                ctx.error("E111", f"kernel size must be at least 1, received {mtext}", mspan, "write k3 or k5")
+                ctx.error(
+                    "E111",
+                    f"kernel size must be at least 1, received {mtext}",
+                    _span(tok, pos, len(mtext)),
+                    "write k3 or k5",
+                )
                 ok = False
             out["kernel"] = (kh, kw)
         elif key == "s":
             stride = int(mm[1])
             if stride == 0:
-                ctx.error("E112", "stride must be at least 1, received s0", mspan, "leave the stride out for s1")
+                ctx.error(
+                    "E112",
+                    "stride must be at least 1, received s0",
+                    _span(tok, pos, len(mtext)),
+                    "leave the stride out for s1",
+                )
                 ok = False
             out["stride"] = stride
         elif key == "L2":
@@ -342,10 +360,17 @@ def _scan_unit(tok: Token, section: str, ctx: _Ctx) -> dict[str, Any] | None:
                 )
                 return None
             if factor <= 0:
-                ctx.error("E113", f"L2 factor must be > 0, received {mm[1]}", mspan, "write L2 for 0.01")
+                ctx.error(
+                    "E113", f"L2 factor must be > 0, received {mm[1]}", _span(tok, pos, len(mtext)), "write L2 for 0.01"
+                )
                 ok = False
             elif factor == float("inf"):  # 1e999: would not survive JSON or fmt either
-                ctx.error("E113", f"L2 factor must be finite, received {mm[1]}", mspan, "write L2 for 0.01")
+                ctx.error(
+                    "E113",
+                    f"L2 factor must be finite, received {mm[1]}",
+                    _span(tok, pos, len(mtext)),
+                    "write L2 for 0.01",
+                )
                 ok = False
             out["l2"] = factor
         elif key == "v":
