@@ -163,21 +163,10 @@ class CheckedSpec:
                 }
                 for layer in self.layers
             ],
-            warnings=[_diag_dict(d) for d in self.warnings],
-            errors=[_diag_dict(d) for d in self.errors],
+            warnings=[d.to_dict() for d in self.warnings],
+            errors=[d.to_dict() for d in self.errors],
         )
         return out
-
-
-def _diag_dict(d: Diagnostic) -> dict[str, object]:
-    return {
-        "code": d.code,
-        "severity": d.severity,
-        "message": d.message,
-        "line": d.span.line if d.span else None,
-        "column": d.span.column if d.span else None,
-        "hint": d.hint,
-    }
 
 
 # --------------------------------------------------------------------------

@@ -33,6 +33,17 @@ class Diagnostic:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form (``cnnspec check --json``)."""
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "line": self.span.line if self.span else None,
+            "column": self.span.column if self.span else None,
+            "hint": self.hint,
+        }
+
     @property
     def location(self) -> str:
         if self.span is None:

@@ -39,23 +39,12 @@ class SpecResult:
         if self.checked is not None:
             out = self.checked.to_dict()
             if self.parse_errors:
-                out["errors"] = [_d(d) for d in self.parse_errors] + list(out["errors"])  # type: ignore[call-overload]
+                out["errors"] = [d.to_dict() for d in self.parse_errors] + list(out["errors"])  # type: ignore[call-overload]
                 out["valid"] = False
             return out
         out = {} if self.name is None else {"name": self.name}
-        out.update(valid=False, warnings=[], errors=[_d(d) for d in self.parse_errors])
+        out.update(valid=False, warnings=[], errors=[d.to_dict() for d in self.parse_errors])
         return out
-
-
-def _d(d: Diagnostic) -> dict[str, object]:
-    return {
-        "code": d.code,
-        "severity": d.severity,
-        "message": d.message,
-        "line": d.span.line if d.span else None,
-        "column": d.span.column if d.span else None,
-        "hint": d.hint,
-    }
 
 
 def check_source(
