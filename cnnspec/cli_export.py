@@ -32,7 +32,10 @@ def export(
     output: Annotated[
         Optional[str],
         typer.Option(
-            "--output", "-o", help="The .onnx file (default: model.onnx in the run directory).", show_default=False
+            "--output",
+            "-o",
+            help="The .onnx file (default: model.onnx in the run directory, or the .keras file's name with .onnx).",
+            show_default=False,
         ),
     ] = None,
     opset: Annotated[int, typer.Option("--opset", help="ONNX opset, 13 to 18.")] = 17,
@@ -75,7 +78,9 @@ def export(
 
 @app.command()
 def predict(
-    model: Annotated[str, typer.Argument(help="An .onnx file (no TensorFlow needed) or a run directory.")],
+    model: Annotated[
+        str, typer.Argument(help="An .onnx file (no TensorFlow needed), a run directory or a .keras file.")
+    ],
     images: Annotated[
         list[str],
         typer.Argument(

@@ -264,3 +264,38 @@ def test_export_a_run_of_cnnspec_train(keras, tmp_path):
     assert "random" not in report.sample
     assert report.max_abs_diff is not None and report.max_abs_diff <= 1e-5
     assert report.metadata["cnnspec.spec"] == "I: 16x16x3 A: flip C: 8n 8 p D: 8R O: 3"
+
+
+# --- docs/export.md and the --help texts ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["export", "predict", "from-keras"])
+def test_docs_and_help_name_every_option_and_render_it_whole(name):
+    """Every argument and option (long and short), its help text and its default are in docs/export.md's
+    section for the command, and `--help` shows each help text whole (no markup eating brackets)."""
+    import typer.main
+    from typer.testing import CliRunner
+
+    from cnnspec.cli import app
+
+    command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+    doc = (Path(__file__).parents[1] / "docs" / "export.md").read_text(encoding="utf-8")
+    section = doc.split(f"## `cnnspec {name} ", 1)[1].split("\n## ", 1)[0]
+    table = {row.split(" | ")[0].strip("| "): row for row in section.splitlines() if row.startswith("| `")}
+    # Wide enough that nothing wraps: a help text must then appear exactly, without lost or doubled spaces.
+    shown = CliRunner().invoke(app, [name, "--help"], env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"}).output
+    assert (command.help or "").strip() in shown
+    for param in command.params:
+        if param.name == "help":
+            continue
+        if param.param_type_name == "argument":
+            key = f"`{param.name.upper()}{'...' if param.nargs == -1 else ''}`"
+        else:
+            key = ", ".join(f"`{opt}`" for opt in param.opts)
+        assert key in table, f"docs/export.md: no row {key} under cnnspec {name}"
+        assert f"| {param.help} |" in table[key], table[key]
+        if param.default not in (None, False):
+            assert f"`{param.default}`" in table[key], table[key]
+        assert param.help in shown, f"--help of {name} does not show {param.help!r} whole"
+        for opt in param.opts if param.param_type_name == "option" else ():
+            assert opt in shown
