@@ -88,18 +88,37 @@ def report(
     unstable: Annotated[
         float, typer.Option(help="Flag a run whose val accuracy falls by more than this in the window.", min=0)
     ] = 0.05,
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG pictures.")] = True,
+    plots: Annotated[
+        bool, typer.Option("--plots/--no-plots", help="Plot accuracy against params, and every run's curves (PNG).")
+    ] = True,
+    pictures: Annotated[
+        bool, typer.Option("--pictures/--no-pictures", help="Draw each run's network beside its row (SVG).")
+    ] = True,
 ) -> None:
-    """Write the experiment table of training runs: params, MACs, accuracies, spread, speed."""
-    from cnnspec.report import ReportError, write_report
+    """Write the experiment table of training runs: params, MACs, accuracies, spread, speed.
+
+    A run with a damaged file is left out with a warning; exit 1 when no run
+    is usable.
+    """
+    from rich.markup import escape
+
+    from cnnspec.report import NoUsableRunError, ReportError, write_report
 
     if not out.lower().endswith((".md", ".html", ".htm")):
-        fail(f"--out {out}: write the report as .md or .html")
-    try:
-        rep, written = write_report(paths, out, margin=margin, window=window, unstable=unstable, plots=plots)
-    except ReportError as exc:
-        fail(str(exc))
+        fail(f"--out {escape(out)}: write the report as .md or .html")
     err = console(stderr=True)
+    try:
+        rep, written = write_report(
+            paths, out, margin=margin, window=window, unstable=unstable, plots=plots, pictures=pictures
+        )
+    except NoUsableRunError as exc:
+        for problem in exc.problems:
+            err.print(f"warning: {problem}", markup=False)
+        fail(escape(str(exc)), EXIT_INVALID)
+    except ReportError as exc:
+        fail(escape(str(exc)))
+    for problem in rep.problems:
+        err.print(f"warning: {problem}", markup=False)
     msg = f"{len(rep.rows)} runs -> " + ", ".join(str(p) for p in written)
     if rep.best:
         msg += f"; best {rep.best.name}"

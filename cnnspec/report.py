@@ -23,13 +23,20 @@ Definitions (also printed under every table):
 * **Pareto front**: the runs that no other run beats on both fewer (or
   equal) parameters and higher (or equal) best validation accuracy.
 
-matplotlib is imported only to draw the pictures.
+A damaged run (a ``run.json`` or ``metrics.json`` that is not a JSON
+object, a ``history.csv`` that is not UTF-8 CSV with numbers) is left out
+with a :class:`Problem` that names the file; the report fails only when no
+run is usable (:class:`NoUsableRunError`).
+
+matplotlib is imported only to draw the plots; each run's network is drawn
+by :mod:`cnnspec.draw` (pure Python, SVG).
 """
 
 from __future__ import annotations
 
 import base64
 import csv
+import io
 import json
 import math
 import re
@@ -37,7 +44,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from cnnspec.checker import CheckedSpec
 
 #: Defaults of ``cnnspec report``.
 MARGIN = 0.01
@@ -47,6 +58,34 @@ UNSTABLE = 0.05
 
 class ReportError(ValueError):
     """A path that is neither a run directory nor a folder of them."""
+
+
+class RunFileError(ReportError):
+    """A run's file that cannot be read: not UTF-8, not JSON, not numbers where numbers belong."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass
+class Problem:
+    """A file the report could not use, and why (a damaged run is left out)."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class NoUsableRunError(ReportError):
+    """Every run given is damaged: there is nothing to report."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"no usable run: {len(problems)} damaged file(s), every run left out")
+        self.problems = problems
 
 
 @dataclass
@@ -69,6 +108,10 @@ class Row:
     largest_drop: float | None = None
     seconds_per_epoch: float | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: What the network is checked against again to draw it (``run.json``).
+    source: str = ""
+    input_shape: tuple[int, ...] | None = None
+    classes: int | None = None
     best: bool = False
     smallest: bool = False
     pareto: bool = False
@@ -92,6 +135,7 @@ class Skipped:
 class Report:
     rows: list[Row]
     skipped: list[Skipped]
+    problems: list[Problem] = field(default_factory=list)
     margin: float = MARGIN
     window: int = WINDOW
     unstable: float = UNSTABLE
@@ -109,41 +153,97 @@ class Report:
 # Reading runs
 
 
-def _read_json(path: Path) -> Any:
+def _read_text(path: Path) -> str:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RunFileError(path, f"not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise RunFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+
+
+def _load_object(path: Path) -> dict[str, Any]:
+    """A JSON object from a run's file; :class:`RunFileError` for anything else."""
+    try:
+        doc = json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        raise RunFileError(path, f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(doc, dict):
+        raise RunFileError(path, f"holds a JSON {type(doc).__name__}, not an object")
+    return doc
+
+
+def _number(doc: dict[str, Any], key: str, path: Path, where: str = "", integer: bool = False) -> Any:
+    """``doc[key]`` when it is a number (or missing: ``None``); else :class:`RunFileError`."""
+    v = doc.get(key)
+    ok = v is None or (isinstance(v, int) if integer else isinstance(v, (int, float)))
+    if not ok or isinstance(v, bool):
+        kind = "a whole number" if integer else "a number"
+        raise RunFileError(path, f"{where}{key} is {json.dumps(v)}, not {kind}")
+    return v
+
+
+def _section(doc: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    v = doc.get(key)
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise RunFileError(path, f"{key} is {json.dumps(v)}, not an object")
+    return v
 
 
 def _read_history(path: Path) -> list[dict[str, Any]]:
+    """``history.csv`` as rows of numbers (``None`` for an empty cell); ``[]`` when there is none."""
     if not path.exists():
         return []
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
     rows = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for raw in csv.DictReader(fh):
+    try:
+        if reader.fieldnames and "epoch" not in reader.fieldnames:
+            raise RunFileError(path, f"no epoch column (columns: {', '.join(reader.fieldnames)})")
+        for raw in reader:
+            at = f"line {reader.line_num}: "
+            if None in raw:
+                raise RunFileError(path, at + f"more values than the {len(reader.fieldnames or [])} columns")
             row: dict[str, Any] = {}
             for k, v in raw.items():
-                if k == "epoch":
-                    row[k] = int(v)
-                else:
-                    row[k] = float(v) if v not in ("", None) else None
+                try:
+                    if k == "epoch":
+                        row[k] = int(v or "")
+                    else:
+                        row[k] = float(v) if v not in ("", None) else None
+                except ValueError:
+                    kind = "a whole number" if k == "epoch" else "a number"
+                    raise RunFileError(path, at + f"{k} {v!r} is not {kind}") from None
             rows.append(row)
+    except csv.Error as exc:
+        raise RunFileError(path, f"line {reader.line_num}: not CSV ({exc})") from None
     return rows
 
 
-def find_runs(paths: Sequence[str | Path]) -> tuple[list[Path], list[Skipped]]:
+def find_runs(paths: Sequence[str | Path]) -> tuple[list[Path], list[Skipped], list[Problem]]:
     """Run directories (a folder with ``run.json``) given directly or as the
-    subfolders of a sweep folder, in the sweep's order (else by name)."""
+    subfolders of a sweep folder, in the sweep's order (else by name); the
+    invalid specs a sweep skipped; a damaged ``sweep.json``."""
     runs: list[Path] = []
     skipped: list[Skipped] = []
+    problems: list[Problem] = []
     for p in map(Path, paths):
         if (p / "run.json").is_file():
             runs.append(p)
             continue
         if not p.is_dir():
             raise ReportError(f"{p} is not a run directory nor a folder of run directories")
-        sweep = _read_json(p / "sweep.json") or {}
+        sweep: dict[str, Any] = {}
+        ignored = "; runs in name order, invalid specs not listed"
+        if (p / "sweep.json").exists():
+            try:
+                sweep = _load_object(p / "sweep.json")
+            except RunFileError as exc:
+                problems.append(Problem(exc.path, exc.reason + ignored))
+        if not isinstance(sweep.get("specs", []), list):
+            problems.append(Problem(p / "sweep.json", "specs is not a list" + ignored))
+            sweep = {}
         order = {s.get("name"): i for i, s in enumerate(sweep.get("specs", [])) if isinstance(s, dict)}
         found = sorted(
             (d for d in p.iterdir() if (d / "run.json").is_file()), key=lambda d: (order.get(d.name, 1e9), d.name)
@@ -154,49 +254,72 @@ def find_runs(paths: Sequence[str | Path]) -> tuple[list[Path], list[Skipped]]:
         for s in sweep.get("specs", []):
             if isinstance(s, dict) and s.get("status") == "invalid":
                 skipped.append(Skipped(str(s.get("name")), str(s.get("spec", "")), str(s.get("errors", ""))))
-    return runs, skipped
+    return runs, skipped, problems
 
 
-def _params_from_checker(run: dict[str, Any]) -> tuple[int | None, int | None]:
+def _check_network(source: str, input_shape: Any, classes: int | None) -> CheckedSpec | None:
+    """The run's spec checked again against its data's input shape and class count (``None`` if it fails)."""
     from cnnspec.checker import check
     from cnnspec.parser import parse
 
     try:
-        spec = parse(run["spec"])
-        checked = check(spec, tuple(run["input_shape"]) if not spec.input else None, len(run["class_names"]))
+        spec = parse(source)
+        checked = check(spec, tuple(input_shape) if not spec.input else None, classes)
     except Exception:
-        return None, None
-    return (checked.total_params, checked.macs) if checked.ok else (None, None)
+        return None
+    return checked if checked.ok else None
 
 
 def load_run(run_dir: str | Path, window: int = WINDOW) -> Row:
-    """One run directory -> a :class:`Row` (marks unset)."""
+    """One run directory -> a :class:`Row` (marks unset).
+
+    Raises :class:`RunFileError`, naming the file, for a damaged ``run.json``,
+    ``metrics.json`` or ``history.csv``; missing metrics or history only
+    leave their cells empty (a run that has not finished an epoch).
+    """
     d = Path(run_dir)
-    run = _read_json(d / "run.json") or {}
-    metrics = _read_json(d / "metrics.json") or {}
+    run = _load_object(d / "run.json")
+    metrics_path = d / "metrics.json"
+    metrics = _load_object(metrics_path) if metrics_path.exists() else {}
     history = _read_history(d / "history.csv")
     name = run.get("name") or d.name
     spec = run.get("canonical") or (run.get("spec") or "").strip()
     row = Row(name=str(name), run_dir=d, spec=str(spec), status=str(run.get("status", "unknown")), history=history)
-    row.params = metrics.get("total_params")
-    row.macs = metrics.get("macs")
-    if row.params is None and run:
-        row.params, row.macs = _params_from_checker(run)
-    best = metrics.get("best") or {}
-    final = metrics.get("final") or {}
-    row.epochs = int(metrics.get("epochs_completed", len(history)))
-    row.best_train_accuracy = best.get("train_accuracy")
-    row.best_train_epoch = best.get("train_accuracy_epoch")
-    row.best_val_accuracy = best.get("val_accuracy")
-    row.best_val_epoch = best.get("val_accuracy_epoch")
-    row.final_val_accuracy = final.get("val_accuracy")
-    row.seconds_per_epoch = metrics.get("seconds_per_epoch")
+    row.source = str(run.get("spec") or run.get("canonical") or "")
+    shape, names = run.get("input_shape"), run.get("class_names")
+    if isinstance(shape, list) and all(isinstance(n, int) for n in shape):
+        row.input_shape = tuple(shape)
+    row.classes = len(names) if isinstance(names, list) else None
+    row.params = _number(metrics, "total_params", metrics_path, integer=True)
+    row.macs = _number(metrics, "macs", metrics_path, integer=True)
+    if row.params is None and row.source:
+        checked = _check_network(row.source, row.input_shape, row.classes)
+        if checked is not None:
+            row.params, row.macs = checked.total_params, checked.macs
+    best = _section(metrics, "best", metrics_path)
+    final = _section(metrics, "final", metrics_path)
+    epochs = _number(metrics, "epochs_completed", metrics_path, integer=True)
+    row.epochs = len(history) if epochs is None else epochs
+    row.best_train_accuracy = _number(best, "train_accuracy", metrics_path, "best.")
+    row.best_train_epoch = _number(best, "train_accuracy_epoch", metrics_path, "best.", integer=True)
+    row.best_val_accuracy = _number(best, "val_accuracy", metrics_path, "best.")
+    row.best_val_epoch = _number(best, "val_accuracy_epoch", metrics_path, "best.", integer=True)
+    row.final_val_accuracy = _number(final, "val_accuracy", metrics_path, "final.")
+    row.seconds_per_epoch = _number(metrics, "seconds_per_epoch", metrics_path)
     vals = [r["val_accuracy"] for r in history if r.get("val_accuracy") is not None][-window:]
     if len(vals) >= 2:
         row.spread = max(vals) - min(vals)
         row.largest_drop = max(max(vals[:i]) - v for i, v in enumerate(vals) if i > 0)
         row.largest_drop = max(0.0, row.largest_drop)
     return row
+
+
+def network(row: Row) -> CheckedSpec | None:
+    """The run's network, checked again from ``run.json`` (its spec, input shape and
+    class count) so that :mod:`cnnspec.draw` can draw it; ``None`` when it does not check."""
+    if not row.source or row.input_shape is None:
+        return None
+    return _check_network(row.source, row.input_shape, row.classes)
 
 
 def pareto_front(rows: list[Row]) -> list[Row]:
@@ -213,8 +336,13 @@ def build_report(
     paths: Sequence[str | Path], margin: float = MARGIN, window: int = WINDOW, unstable: float = UNSTABLE
 ) -> Report:
     """Read every run and mark the best, the smallest within ``margin``, the Pareto front and unstable runs."""
-    run_dirs, skipped = find_runs(paths)
-    rows = [load_run(d, window) for d in run_dirs]
+    run_dirs, skipped, problems = find_runs(paths)
+    rows: list[Row] = []
+    for d in run_dirs:
+        try:
+            rows.append(load_run(d, window))
+        except RunFileError as exc:  # one damaged run does not end a report of thirty
+            problems.append(Problem(exc.path, exc.reason + "; the run is left out"))
     scored = [r for r in rows if r.scored]
     if scored:
         best = max(scored, key=lambda r: (r.best_val_accuracy, -r.params))  # type: ignore[operator]
@@ -225,7 +353,7 @@ def build_report(
         r.pareto = True
     for r in rows:
         r.unstable = r.largest_drop is not None and r.largest_drop > unstable
-    return Report(rows, skipped, margin, window, unstable)
+    return Report(rows, skipped, problems, margin, window, unstable)
 
 
 # --------------------------------------------------------------------------
@@ -364,6 +492,29 @@ def curves_png(report: Report) -> bytes | None:
     return _figure_png(fig)
 
 
+def network_svg(row: Row) -> str | None:
+    """The run's network drawn by :func:`cnnspec.draw.draw_svg` (every text in it
+    escaped), or ``None`` when its spec no longer checks."""
+    checked = network(row)
+    if checked is None:
+        return None
+    from cnnspec.draw import draw_svg
+
+    try:
+        return draw_svg(checked)
+    except ValueError:
+        return None
+
+
+def _file_name(index: int, name: str) -> str:
+    """A file name for a run's picture: numbered (names may repeat), any name made safe."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._-")[:60] or "run"
+    return f"{index:02d}-{safe}.svg"
+
+
+NO_PICTURE = "no picture: the spec in run.json does not check against its input shape and classes"
+
+
 # --------------------------------------------------------------------------
 # Markdown
 
@@ -384,8 +535,14 @@ def _md_code(s: str) -> str:
     return f"{ticks}{pad}{s}{pad}{ticks}"
 
 
-def markdown(report: Report, images: dict[str, str] | None = None) -> str:
-    """The report as Markdown; ``images`` maps ``pareto``/``curves`` to relative PNG paths."""
+def _md_link(path: str) -> str:
+    """A relative path as a link destination (a space or a parenthesis would end it)."""
+    return quote(path, safe="/")
+
+
+def markdown(report: Report, images: dict[str, str] | None = None, networks: Sequence[str | None] | None = None) -> str:
+    """The report as Markdown; ``images`` maps ``pareto``/``curves`` to relative PNG paths;
+    ``networks`` holds, row by row, the relative path of the run's picture (``None``: none)."""
     lines = ["# Experiment report", ""]
     lines.append("| " + " | ".join(HEADERS) + " |")
     lines.append("|" + "|".join([":-:", "---", "---"] + ["--:"] * 7 + ["---"]) + "|")
@@ -401,9 +558,18 @@ def markdown(report: Report, images: dict[str, str] | None = None) -> str:
         lines += ["", "## Not trained (invalid specs)", ""]
         for s in report.skipped:
             lines.append(f"- {_md_text(s.name)}: {_md_code(s.spec)}")
+    if report.problems:
+        lines += ["", "## Not read (damaged files)", ""]
+        lines += [f"- {_md_text(str(p))}" for p in report.problems]
     for key, title in (("pareto", "Validation accuracy against parameters"), ("curves", "Training curves")):
         if images and key in images:
-            lines += ["", f"## {title}", "", f"![{title}]({images[key]})"]
+            lines += ["", f"## {title}", "", f"![{title}]({_md_link(images[key])})"]
+    if networks is not None:
+        lines += ["", "## Networks"]
+        for r, path in zip(report.rows, networks, strict=True):
+            name = _md_text(r.name)
+            lines += ["", f"### {(_marks(r) + ' ' + name).strip()}", "", _md_code(r.spec), ""]
+            lines.append(f"![{name}]({_md_link(path)})" if path else f"({NO_PICTURE})")
     return "\n".join(lines) + "\n"
 
 
@@ -418,15 +584,21 @@ td.t,th.t{text-align:left}
 tr.best td{background:#eef7ee} tr.unstable td.status{color:#b00}
 code{font-size:12px}
 img{max-width:100%}
+td.net svg{max-width:360px;height:auto} td.net svg:hover{max-width:none}
 """
 
 
-def html(report: Report, images: dict[str, bytes] | None = None) -> str:
-    """A self-contained HTML page: every string from a spec or a path escaped, PNGs inline."""
+def html(report: Report, images: dict[str, bytes] | None = None, networks: Sequence[str | None] | None = None) -> str:
+    """A self-contained HTML page: every string from a spec or a path escaped, PNGs inline.
+
+    ``networks`` holds, row by row, the run's picture as SVG text (from
+    :func:`network_svg`; ``None``: none), shown inline in a last column.
+    """
     text_cols = {1, 2, 10}
-    head = "".join(f'<th class="{"t" if i in text_cols else ""}">{escape(h)}</th>' for i, h in enumerate(HEADERS))
+    headers = HEADERS + (("network",) if networks is not None else ())
+    head = "".join(f'<th class="{"t" if i in text_cols else ""}">{escape(h)}</th>' for i, h in enumerate(headers))
     body = []
-    for r in report.rows:
+    for i, r in enumerate(report.rows):
         c = [escape(x, quote=True) for x in cells(r)]
         c[2] = f"<code>{c[2]}</code>"
         classes = " ".join(k for k, on in (("best", r.best), ("smallest", r.smallest), ("unstable", r.unstable)) if on)
@@ -434,6 +606,9 @@ def html(report: Report, images: dict[str, bytes] | None = None) -> str:
             f'<td class="{"t" if i in text_cols else ""}{" status" if i == 10 else ""}">{x}</td>'
             for i, x in enumerate(c)
         )
+        if networks is not None:
+            svg = networks[i]
+            tds += f'<td class="t net">{svg}</td>' if svg else f'<td class="t net" title="{NO_PICTURE}">–</td>'
         body.append(f'<tr class="{classes}" title="{escape(str(r.run_dir), quote=True)}">{tds}</tr>')
     parts = [
         "<!DOCTYPE html>",
@@ -447,6 +622,10 @@ def html(report: Report, images: dict[str, bytes] | None = None) -> str:
         parts.append("<h2>Not trained (invalid specs)</h2><ul>")
         for s in report.skipped:
             parts.append(f"<li>{escape(s.name)}: <code>{escape(s.spec)}</code><pre>{escape(s.errors)}</pre></li>")
+        parts.append("</ul>")
+    if report.problems:
+        parts.append("<h2>Not read (damaged files)</h2><ul>")
+        parts += [f"<li>{escape(str(p))}</li>" for p in report.problems]
         parts.append("</ul>")
     for key, title in (("pareto", "Validation accuracy against parameters"), ("curves", "Training curves")):
         if images and images.get(key):
@@ -467,8 +646,15 @@ def write_report(
     window: int = WINDOW,
     unstable: float = UNSTABLE,
     plots: bool = True,
+    pictures: bool = True,
 ) -> tuple[Report, list[Path]]:
     """Write ``out`` (``.md`` with PNGs beside it, or ``.html`` with PNGs inline).
+
+    ``plots``: the Pareto and curves PNGs.  ``pictures``: each run's network
+    (:mod:`cnnspec.draw`): SVG files in ``<out stem>-networks/`` linked from a
+    per-run section of the Markdown, or inline in each row of the HTML.
+    Damaged runs are left out (``report.problems``); when no run is usable
+    nothing is written and :class:`NoUsableRunError` is raised.
 
     Returns the report and every file written.
     """
@@ -478,6 +664,9 @@ def write_report(
     if out.suffix.lower() not in (".md", ".html", ".htm"):
         raise ReportError(f"{out}: the report is written as .md or .html")
     report = build_report(paths, margin, window, unstable)
+    if not report.rows and report.problems:
+        raise NoUsableRunError(report.problems)
+    svgs = [network_svg(r) for r in report.rows] if pictures else None
     pngs = {"pareto": pareto_png(report), "curves": curves_png(report)} if plots else {}
     out.parent.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -489,8 +678,21 @@ def write_report(
                 atomic.write_bytes(png, data)
                 rel[key] = png.name
                 written.append(png)
-        atomic.write_text(out, markdown(report, rel))
+        links: list[str | None] | None = None
+        if svgs is not None:
+            folder = out.with_name(f"{out.stem}-networks")
+            links = []
+            for i, (r, svg) in enumerate(zip(report.rows, svgs, strict=True), 1):
+                if svg is None:
+                    links.append(None)
+                    continue
+                path = folder / _file_name(i, r.name)
+                folder.mkdir(exist_ok=True)
+                atomic.write_text(path, svg)
+                written.append(path)
+                links.append(f"{folder.name}/{path.name}")
+        atomic.write_text(out, markdown(report, rel, links))
     else:
-        atomic.write_text(out, html(report, {k: v for k, v in pngs.items() if v}))
+        atomic.write_text(out, html(report, {k: v for k, v in pngs.items() if v}, svgs))
     written.insert(0, out)
     return report, written

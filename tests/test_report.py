@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from sweep_support import make_images
@@ -89,8 +91,8 @@ def test_best_and_smallest_within_margin(runs, margin):
 def test_markdown_with_pngs_beside_it(runs, tmp_path):
     folder, evil = runs
     report, written = write_report([folder, evil], tmp_path / "out" / "report.md")
-    assert [p.name for p in written] == ["report.md", "report-pareto.png", "report-curves.png"]
-    for png in written[1:]:
+    assert [p.name for p in written[:3]] == ["report.md", "report-pareto.png", "report-curves.png"]
+    for png in written[1:3]:
         assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     text = written[0].read_text()
     assert "![Validation accuracy against parameters](report-pareto.png)" in text
@@ -117,6 +119,7 @@ class Page(HTMLParser):
 
 ALLOWED = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "table", "thead", "tbody", "tr", "th",
            "td", "code", "ul", "li", "img", "pre"}  # fmt: skip
+SVG = {"svg", "title", "rect", "g", "polygon", "line", "text"}  # what cnnspec.draw writes
 
 
 def test_html_is_self_contained_and_nothing_injects_markup(runs, tmp_path):
@@ -125,7 +128,7 @@ def test_html_is_self_contained_and_nothing_injects_markup(runs, tmp_path):
     assert written == [tmp_path / "report.html"]
     page = Page()
     page.feed(written[0].read_text())
-    assert {t for t, _ in page.tags} <= ALLOWED
+    assert {t for t, _ in page.tags} <= ALLOWED | SVG
     imgs = [a for t, a in page.tags if t == "img"]
     assert len(imgs) == 2
     for attrs in imgs:
@@ -166,3 +169,69 @@ def test_cli_report(runs, tmp_path):
     assert (tmp_path / "r.md").exists() and (tmp_path / "r-curves.png").exists()
     assert CliRunner().invoke(app, ["report", str(tmp_path / "nope"), "-o", str(tmp_path / "x.md")]).exit_code == 2
     assert CliRunner().invoke(app, ["report", str(folder), "-o", str(tmp_path / "x.txt")]).exit_code == 2
+
+
+def test_each_run_has_its_picture(runs, tmp_path):
+    """HTML: one inline SVG in each run's row; Markdown: a per-run section whose links name files that exist."""
+    folder, evil = runs
+    report, written = write_report([folder, evil], tmp_path / "report.html", plots=False)
+    page = Page()
+    page.feed(written[0].read_text())
+    per_row: list[list[str]] = []
+    for tag, _ in page.tags:
+        if tag == "tr":
+            per_row.append([])
+        elif per_row:
+            per_row[-1].append(tag)
+    assert len(per_row) == 1 + len(report.rows)  # the header row, then one per run
+    for tags in per_row[1:]:
+        assert tags.count("svg") == 1 and tags.count("g") > 0
+    assert {t for t, _ in page.tags} <= ALLOWED | SVG
+    assert EVIL in "".join(page.data)
+
+    _, written = write_report([folder, evil], tmp_path / "my report.md", plots=False)
+    text = written[0].read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(links) == len(report.rows)
+    for link in links:
+        svg = tmp_path / unquote(link)
+        assert svg.parent.name == "my report-networks" and svg in written
+        assert svg.read_text().startswith("<svg")
+    assert "<img" not in text and "<b>" not in text
+
+    _, written = write_report([folder], tmp_path / "bare.md", plots=False, pictures=False)
+    assert written == [tmp_path / "bare.md"] and "## Networks" not in written[0].read_text()
+
+
+DAMAGE = [
+    ("history.csv", b"epoch,loss\nx,y\n", "line 2: epoch 'x' is not a whole number"),
+    ("history.csv", b"epoch,loss\n1,abc\n", "line 2: loss 'abc' is not a number"),
+    ("history.csv", b"epoch,loss\n\xff\xfe1,0.5\n", "not UTF-8 text (byte 11)"),
+    ("run.json", b"{", "not valid JSON: Expecting property name enclosed in double quotes (line 1, column 2)"),
+    ("metrics.json", b"{", "not valid JSON"),
+    ("metrics.json", b"[1, 2]", "holds a JSON list, not an object"),
+    ("metrics.json", b'{"best": {"val_accuracy": "high"}}', 'best.val_accuracy is "high", not a number'),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), DAMAGE)
+def test_a_damaged_run_is_left_out_with_a_warning(runs, tmp_path, name, content, reason):
+    folder, _ = runs
+    shutil.copytree(folder / "flat", tmp_path / "sweep" / "good")
+    bad = tmp_path / "sweep" / "bad"
+    shutil.copytree(folder / "deep", bad)
+    (bad / name).write_bytes(content)
+    out = tmp_path / "report.md"
+    r = CliRunner().invoke(app, ["report", str(tmp_path / "sweep"), "-o", str(out), "--no-plots"])
+    assert r.exit_code == 0, r.output
+    assert f"warning: {bad / name}: {reason}" in r.stderr and "Traceback" not in r.output
+    text = out.read_text()
+    assert "| flat" in text and "| deep" not in text
+    assert "## Not read (damaged files)" in text and reason in text.replace("\\", "")
+
+    # Nothing usable: exit 1 with the same message, and no report written.
+    alone = tmp_path / "alone.md"
+    r = CliRunner().invoke(app, ["report", str(bad), "-o", str(alone), "--no-plots"])
+    assert r.exit_code == 1
+    assert f"warning: {bad / name}: {reason}" in r.stderr and "no usable run" in r.stderr
+    assert "Traceback" not in r.output and not alone.exists()
