@@ -47,6 +47,15 @@ _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 SHOW_BAD = 10
 #: The shuffle buffer holds the whole training set up to this many images.
 MAX_SHUFFLE_BUFFER = 100_000
+#: Mixes the run's seed and the epoch into one shuffle seed (a prime, so that
+#: seed s at epoch e and seed s+1 at epoch e-1 do not share an order).
+EPOCH_STRIDE = 1_000_003
+
+
+def epoch_seed(seed: int, epoch: Any) -> Any:
+    """The shuffle seed of one epoch: a function of the run's seed and the
+    epoch alone (a Python int, or a tensor when ``epoch`` is one)."""
+    return seed * EPOCH_STRIDE + epoch
 
 
 class DataError(ValueError):
@@ -388,6 +397,7 @@ def pipeline(
     shuffle_seed: int | None = None,
     size: int = MAX_SHUFFLE_BUFFER,
     binary: bool = False,
+    epoch: tf.Variable | None = None,
 ) -> tf.data.Dataset:
     """Cache unbatched images, shuffle after the cache (a new order every
     epoch) when ``shuffle_seed`` is given, batch, and prefetch.
@@ -396,6 +406,12 @@ def pipeline(
     values are 0-255 already, resized ones rounded) and batches handed on as
     float32.  ``binary`` gives labels of shape ``(batch, 1)`` as float, for a
     single sigmoid unit.
+
+    ``epoch`` (an int64 ``tf.Variable``) makes each pass's order a function
+    of ``shuffle_seed`` and the variable's value when the pass begins alone,
+    not of how many passes this dataset made before: set it at the start of
+    every epoch, and a resumed run replays the orders of an uninterrupted one.
+    Without it the order follows TensorFlow's per-iteration reshuffle.
     """
     import tensorflow as tf
 
@@ -408,8 +424,21 @@ def pipeline(
         return tf.cast(x, tf.float32), y
 
     ds = images.map(to_uint8, num_parallel_calls=tf.data.AUTOTUNE).cache()
-    if shuffle_seed is not None:
-        ds = ds.shuffle(min(size, MAX_SHUFFLE_BUFFER), seed=shuffle_seed, reshuffle_each_iteration=True)
+    buffer = min(size, MAX_SHUFFLE_BUFFER)
+    if shuffle_seed is not None and epoch is not None:
+        cached, base = ds, shuffle_seed
+
+        def one_pass(_: tf.Tensor) -> tf.data.Dataset:
+            # Read when each pass begins; every pass shares the one cache.
+            seed = epoch_seed(base, tf.cast(epoch, tf.int64))
+            return cached.shuffle(buffer, seed=seed, reshuffle_each_iteration=False)
+
+        ds = tf.data.Dataset.from_tensors(0).flat_map(one_pass)
+        known = cached.cardinality()
+        if int(known) >= 0:  # so that Keras counts the steps of an epoch, as without the flat_map
+            ds = ds.apply(tf.data.experimental.assert_cardinality(known))
+    elif shuffle_seed is not None:
+        ds = ds.shuffle(buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
@@ -422,25 +451,34 @@ def open_datasets(
     seed: int,
     shuffle_seed: int | None = None,
     binary: bool = False,
+    epoch: tf.Variable | None = None,
 ) -> Iterator[tuple[tf.data.Dataset, tf.data.Dataset]]:
     """``(train, val)`` batched pipelines for ``plan``, valid inside the ``with``.
 
     ``seed`` fixes the split (as Keras' loader does); ``shuffle_seed`` (default
-    ``seed``) the sequence of per-epoch orders, so a resumed run can move on.
+    ``seed``) the per-epoch orders, and ``epoch`` (see :func:`pipeline`) makes
+    each epoch's order depend on its number alone, as training needs.
     """
     with _readable_dir(plan.train) as train_dir:
         if plan.val is None:
             train_images, val_images = _load(train_dir, plan, seed, "both", shuffle=True)
-            yield _pipelines(plan, train_images, val_images, batch_size, seed, shuffle_seed, binary)
+            yield _pipelines(plan, train_images, val_images, batch_size, seed, shuffle_seed, binary, epoch)
         else:
             with _readable_dir(plan.val) as val_dir:
                 train_images = _load(train_dir, plan, seed, None, shuffle=True)
                 val_images = _load(val_dir, plan, seed, None, shuffle=False)
-                yield _pipelines(plan, train_images, val_images, batch_size, seed, shuffle_seed, binary)
+                yield _pipelines(plan, train_images, val_images, batch_size, seed, shuffle_seed, binary, epoch)
 
 
 def _pipelines(
-    plan: DataPlan, train: Any, val: Any, batch_size: int, seed: int, shuffle_seed: int | None, binary: bool
+    plan: DataPlan,
+    train: Any,
+    val: Any,
+    batch_size: int,
+    seed: int,
+    shuffle_seed: int | None,
+    binary: bool,
+    epoch: Any,
 ) -> tuple[Any, Any]:
     return (
         pipeline(
@@ -449,6 +487,7 @@ def _pipelines(
             shuffle_seed=seed if shuffle_seed is None else shuffle_seed,
             size=plan.n_train,
             binary=binary,
+            epoch=epoch,
         ),
         pipeline(val, batch_size=batch_size, binary=binary),
     )
@@ -461,6 +500,7 @@ __all__ = [
     "DataError",
     "DataPlan",
     "FolderScan",
+    "epoch_seed",
     "open_datasets",
     "pipeline",
     "plan",

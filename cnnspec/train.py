@@ -16,6 +16,7 @@ them.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -457,7 +458,25 @@ def _stop_on_signals(session: _Session) -> Iterator[None]:
             signal.signal(s, h)
 
 
-def _callback(session: _Session, epochs: int, steps: int) -> Any:
+def _reseed(model: Any, seed: int, epoch: int) -> None:
+    """Set every random-number state of ``model`` (dropout, augmentation: one
+    Keras ``SeedGenerator`` each) to a value of ``(seed, epoch, its place)``.
+
+    Done at the start of every epoch, fresh or resumed, so that an epoch's
+    masks and flips never depend on what ran before in the process: a
+    resumed run draws what the uninterrupted run drew.  (The states are
+    variables of the model, in the order of its layers, the same in a model
+    built from the spec and one loaded from ``checkpoint.keras``.)
+    """
+    import numpy as np
+
+    states = [v for v in model.variables if v.path.endswith("seed_generator_state")]
+    for i, v in enumerate(states):
+        digest = hashlib.sha256(f"{seed}:{epoch}:{i}".encode()).digest()
+        v.assign(np.array([int.from_bytes(digest[:4], "little") >> 1, 0], dtype=v.dtype))
+
+
+def _callback(session: _Session, epochs: int, steps: int, seed: int, epoch_var: Any) -> Any:
     import keras
 
     class Recorder(keras.callbacks.Callback):
@@ -465,6 +484,10 @@ def _callback(session: _Session, epochs: int, steps: int) -> Any:
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             session.check_stop()
+            # Before the epoch's data iterator exists: its order and the
+            # model's random draws are functions of (seed, epoch) alone.
+            epoch_var.assign(epoch)
+            _reseed(self.model, seed, epoch)
             self.t0 = time.perf_counter()
             self.t_train: float | None = None
             session.reporter.epoch_start(epoch + 1, epochs, steps)
@@ -592,12 +615,15 @@ def _fit(
 ) -> RunResult:
     """Build (or load) the model in the strategy's scope and fit it; record it all."""
     import keras
+    import tensorflow as tf
 
     reporter = session.reporter
     model = None
     with _stop_on_signals(session):
         try:
-            keras.utils.set_random_seed(options.seed + initial_epoch)
+            # The same global seed in a fresh and a resumed run: tf.data
+            # combines it with every shuffle's own seed.
+            keras.utils.set_random_seed(options.seed)
             strategy = _strategy(options.distribute)
             session.run["replicas"] = int(strategy.num_replicas_in_sync)
             if options.distribute:
@@ -627,13 +653,14 @@ def _fit(
                 )
             steps = math.ceil(dplan.n_train / options.batch_size)
             binary = spec.head is not None and spec.head.classes == 1
-            # A resumed run shuffles on from a new seed rather than replaying epoch 1's order.
+            # Outside the strategy's scope: the input pipeline reads it, not the replicas.
+            epoch_var = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False)
             with open_datasets(
                 dplan,
                 batch_size=options.batch_size,
                 seed=options.seed,
-                shuffle_seed=options.seed + initial_epoch,
                 binary=binary,
+                epoch=epoch_var,
             ) as (train_ds, val_ds):
                 session.check_stop()
                 if initial_epoch < options.epochs and not session.early_stop():
@@ -642,7 +669,7 @@ def _fit(
                         validation_data=val_ds,
                         epochs=options.epochs,
                         initial_epoch=initial_epoch,
-                        callbacks=[_callback(session, options.epochs, steps)],
+                        callbacks=[_callback(session, options.epochs, steps, options.seed, epoch_var)],
                         shuffle=False,  # the pipeline shuffles, after its cache
                         verbose=0,
                     )

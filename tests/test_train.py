@@ -256,3 +256,19 @@ def test_resume_from_python_when_nothing_is_left(tmp_path: Path) -> None:
     again = resume(first.run_dir, progress="quiet")
     assert again.status == "completed" and again.epochs_completed == 1
     assert_valid_run(tmp_path / "run", 1)
+
+
+@pytest.mark.slow
+def test_resume_ends_where_an_uninterrupted_run_would_have(tmp_path: Path) -> None:
+    """Dropout and augmentation draw, and the data shuffles, from (seed, epoch)
+    alone: 2 epochs + resume to 4 repeat a straight 4-epoch run."""
+    data = make_folder(tmp_path / "data", {"a": 12, "b": 12, "c": 12}, size=(8, 8), channels=3)
+    spec = "I: 8x8x3 A: flip C: 4 d.2 D: 4R"
+    opts = TrainOptions(epochs=4, batch_size=8, seed=7)
+    straight = train(spec, data, opts, out_dir=tmp_path / "straight", progress="quiet")
+    train(spec, data, opts.model_copy(update={"epochs": 2}), out_dir=tmp_path / "split", progress="quiet")
+    resumed = resume(tmp_path / "split", epochs=4, progress="quiet")
+    assert resumed.epochs_completed == straight.epochs_completed == 4
+    for a, b in zip(straight.history, resumed.history, strict=True):
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert b[key] == pytest.approx(a[key], abs=1e-5), (a["epoch"], key)
