@@ -27,22 +27,38 @@ def _options(**given: object) -> object:
         fail(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}")
 
 
+def _names(names: list[str], most: int = 12) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > most else "") if names else "(none)"
+
+
 def _pick_spec(text: str, origin: str, name: Optional[str]) -> object:
+    """The one spec to train: the only one, or ``--name``'s.  Alternatives in
+    braces are expanded first, so ``--name m-4`` picks one variant of
+    ``m = C: {4,8}`` (see :mod:`cnnspec.variants`)."""
     from cnnspec.errors import SpecError, render_all
     from cnnspec.parser import parse_file
+    from cnnspec.variants import expand_file, has_variants
 
+    variants = has_variants(text)
     try:
-        parsed = parse_file(text, origin)
+        parsed = expand_file(text, origin) if variants else parse_file(text, origin)
     except SpecError as exc:
         typer.echo(render_all(exc.diagnostics, text), err=True)
         raise typer.Exit(EXIT_INVALID) from None
     names = [s.name for s in parsed.specs if s.name]
     if name is not None:
         if name not in names:
-            fail(f"no spec named {name!r} in {origin}", hint=f"the names are: {', '.join(names) or '(none)'}")
+            fail(f"no spec named {name!r} in {origin}", hint=f"the names are: {_names(names)}")
         return parsed[name]
     if len(parsed.specs) > 1:
-        fail(f"{origin} holds {len(parsed.specs)} specs: say which with --name", hint=f"one of: {', '.join(names)}")
+        if variants:
+            fail(
+                f"{origin} expands to {len(parsed.specs)} specs (alternatives in braces): "
+                "say which with --name, or train them all with cnnspec sweep",
+                hint=f"one of: {_names(names)}",
+            )
+        fail(f"{origin} holds {len(parsed.specs)} specs: say which with --name", hint=f"one of: {_names(names)}")
     return parsed.specs[0]
 
 
@@ -56,7 +72,9 @@ def train(
     val: Annotated[
         Optional[str], typer.Option("--val", help="A separate validation folder (else --val-split).")
     ] = None,
-    name: Annotated[Optional[str], typer.Option("--name", "-n", help="Which spec of a multi-spec file.")] = None,
+    name: Annotated[
+        Optional[str], typer.Option("--name", "-n", help="Which spec of a multi-spec file, or which variant (m-4).")
+    ] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (default: 10; with --resume: the run's).")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Batch size (default: 32).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate (default: the optimizer's).")] = None,

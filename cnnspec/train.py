@@ -43,6 +43,7 @@ from cnnspec.formatter import format_spec
 from cnnspec.ir import Spec
 from cnnspec.parser import parse
 from cnnspec.progress import COLUMNS, ProgressMode, Reporter, make_reporter
+from cnnspec.variants import has_variants
 
 #: Keras' default learning rate of each optimizer.
 DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3}
@@ -122,15 +123,22 @@ def _as_spec(spec: Spec | str) -> Spec:
 
 
 def _spec_text(spec: Spec) -> str:
-    """The spec as written: its own lines of a multi-spec file."""
+    """The spec as written: its own lines of a multi-spec file.  A variant of
+    a spec with alternatives in braces (``m-4`` of ``m = C: {4,8}``) is
+    written as its own canonical line, ``m-4 = C: 4``: ``spec.cnn`` and
+    ``--resume`` must hold this network, not the braces it came from."""
     if spec.name is None:
-        return spec.source.strip() + "\n"
-    lines = spec.source.splitlines()
-    start = spec.first_line - 1
-    end = start + 1
-    while end < len(lines) and not re.match(r"\s*[A-Za-z_][A-Za-z0-9_.-]*\s*=", lines[end]):
-        end += 1
-    return "\n".join(lines[start:end]).strip() + "\n"
+        text = spec.source.strip() + "\n"
+    else:
+        lines = spec.source.splitlines()
+        start = spec.first_line - 1
+        end = start + 1
+        while end < len(lines) and not re.match(r"\s*[A-Za-z_][A-Za-z0-9_.-]*\s*=", lines[end]):
+            end += 1
+        text = "\n".join(lines[start:end]).strip() + "\n"
+    if has_variants(text):
+        return (f"{spec.name} = " if spec.name else "") + format_spec(spec) + "\n"
+    return text
 
 
 def _diag(spec: Spec, code: str, message: str, span: Any, hint: str) -> SpecError:

@@ -17,6 +17,8 @@ from image_folders import make_folder
 
 from cnnspec.data import open_datasets, plan, scan
 from cnnspec.errors import SpecError
+from cnnspec.formatter import format_spec
+from cnnspec.parser import parse
 from cnnspec.train import TrainError, TrainOptions, resume, train
 
 # Two shared CPU cores: keep TensorFlow modest, here and in child processes.
@@ -272,3 +274,24 @@ def test_resume_ends_where_an_uninterrupted_run_would_have(tmp_path: Path) -> No
     for a, b in zip(straight.history, resumed.history, strict=True):
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             assert b[key] == pytest.approx(a[key], abs=1e-5), (a["epoch"], key)
+
+
+@pytest.mark.slow
+def test_name_picks_one_variant_of_a_spec_with_braces(tmp_path: Path) -> None:
+    data = make_folder(tmp_path / "data", {"a": 10, "b": 10}, size=(8, 8))
+    specs = tmp_path / "m.cnn"
+    specs.write_text("m = I: 8x8x1 C: {4,8} D: 4R\n")
+    proc = _cli(str(specs), "--data", str(data), "--out", str(tmp_path / "none"))
+    assert proc.returncode == 2 and "expands to 2 specs" in proc.stderr and "cnnspec sweep" in proc.stderr
+    assert "m-4, m-8" in proc.stderr
+    proc = _cli("--spec", "m = C: {4,8}", "--name", "m-16", "--data", str(data), "--out", str(tmp_path / "none"))
+    assert proc.returncode == 2 and "no spec named 'm-16'" in proc.stderr and "m-4, m-8" in proc.stderr
+    assert not (tmp_path / "none").exists()
+
+    run = tmp_path / "run"
+    proc = _cli(str(specs), "--name", "m-8", "--data", str(data), "--out", str(run), "--epochs", "1", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((run / "run.json").read_text())
+    assert info["name"] == "m-8" and info["spec"] == f"m-8 = {format_spec(parse('I: 8x8x1 C: 8 D: 4R'))}\n"
+    assert (run / "spec.cnn").read_text() == info["spec"]
+    assert resume(run, progress="quiet").status == "completed"  # spec.cnn holds this network, not the braces
