@@ -235,3 +235,15 @@ def test_a_damaged_run_is_left_out_with_a_warning(runs, tmp_path, name, content,
     assert r.exit_code == 1
     assert f"warning: {bad / name}: {reason}" in r.stderr and "no usable run" in r.stderr
     assert "Traceback" not in r.output and not alone.exists()
+
+
+def test_a_damaged_sweep_json_is_named_and_the_runs_still_reported(runs, tmp_path):
+    folder, _ = runs
+    for name in ("wide", "flat"):
+        shutil.copytree(folder / name, tmp_path / "sweep" / name)
+    (tmp_path / "sweep" / "sweep.json").write_text("{", encoding="utf-8")
+    r = CliRunner().invoke(app, ["report", str(tmp_path / "sweep"), "-o", str(tmp_path / "r.md"), "--no-plots"])
+    assert r.exit_code == 0, r.output
+    assert f"warning: {tmp_path / 'sweep' / 'sweep.json'}: not valid JSON" in r.stderr
+    assert "runs in name order" in r.stderr
+    assert [line.split(" | ")[1] for line in (tmp_path / "r.md").read_text().splitlines()[4:6]] == ["flat", "wide"]
