@@ -80,7 +80,7 @@ def sweep(
 @app.command()
 def report(
     paths: Annotated[list[str], typer.Argument(help="Run directories, or sweep folders holding them.")],
-    out: Annotated[str, typer.Option("--out", "-o", help="report.md (PNGs beside it) or report.html (all inline).")],
+    out: Annotated[str, typer.Option("--out", "-o", help="report.md (pictures beside it) or report.html (inline).")],
     margin: Annotated[
         float, typer.Option(help="Accuracy margin: mark the smallest model within it of the best.", min=0)
     ] = 0.01,
