@@ -364,7 +364,12 @@ class _Session:
         self.reporter = reporter
         self.train_seconds: list[float] = []
         prior = run_dir / "metrics.json"
-        self.prior_metrics: dict[str, Any] = json.loads(prior.read_text(encoding="utf-8")) if prior.exists() else {}
+        try:  # only the timings of earlier sessions: a damaged file loses nothing that matters
+            self.prior_metrics: dict[str, Any] = json.loads(prior.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.prior_metrics = {}
+        if not isinstance(self.prior_metrics, dict):
+            self.prior_metrics = {}
         self.stop_signal: int | None = None
 
     # files
@@ -639,7 +644,11 @@ def _fit(
                 reporter.note(f"{options.distribute}: {len(devices)} replicas on {', '.join(devices)}")
             with strategy.scope():
                 if checkpoint is not None:
-                    model = keras.saving.load_model(checkpoint)
+                    try:
+                        model = keras.saving.load_model(checkpoint)
+                    except Exception as exc:  # zip, h5, json and deserialization errors alike
+                        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                        raise _damaged(checkpoint, f"not a readable Keras model ({first[:200]})") from None
                     optimizer = model.optimizer  # with its state: moments, iterations
                 else:
                     from cnnspec.builder import build
@@ -783,6 +792,101 @@ def train(
     return _fit(session, spec, dplan, options, 0, None)
 
 
+_RESTART = "start the run again with cnnspec train (a new --out)"
+
+
+def _damaged(path: Path, what: str, hint: str = _RESTART) -> TrainError:
+    return TrainError(f"{path} is damaged: {what}", hint)
+
+
+def _read_json_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise _damaged(path, "not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise _damaged(path, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except OSError as exc:
+        raise TrainError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _read_run(run_dir: Path, epochs: int | None) -> tuple[dict[str, Any], Spec, TrainOptions]:
+    """``run.json``, its spec and its settings (``epochs`` replaced when given)."""
+    path = run_dir / "run.json"
+    if not path.is_file():
+        raise TrainError(f"{run_dir} is not a run directory (no run.json)", "give a folder that cnnspec train wrote")
+    run = _read_json_file(path)
+    if not isinstance(run, dict):
+        raise _damaged(path, f"not what cnnspec train writes (a JSON {type(run).__name__}, not an object)")
+    try:
+        settings = dict(run["settings"])
+        spec = parse(run["spec"], str(run_dir / "spec.cnn"))
+        if epochs is not None:
+            settings["epochs"] = epochs
+        settings["out"] = str(run_dir)
+        options = TrainOptions(**settings)
+        for key in ("path", "fingerprint"):
+            str(run["data"][key])
+        list(run["class_names"])
+    except SpecError as exc:
+        raise _damaged(path, f"its spec does not parse ({exc.diagnostics[0].message})") from None
+    except KeyError as exc:
+        raise _damaged(path, f"it has no {exc.args[0]!r}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _damaged(path, f"not what cnnspec train writes ({first})") from None
+    return run, spec, options
+
+
+def _read_state(run_dir: Path) -> int:
+    """The epochs completed, from ``state.json`` (0 when absent: no epoch was)."""
+    path = run_dir / "state.json"
+    if not path.exists():
+        return 0
+    state = _read_json_file(path)
+    epoch = state.get("epoch") if isinstance(state, dict) else None
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise _damaged(path, f'expected {{"epoch": N}} with N the epochs completed, found {json.dumps(state)[:80]}')
+    return epoch
+
+
+def _read_run_history(run_dir: Path, done: int) -> list[dict[str, float]]:
+    path = run_dir / "history.csv"
+    try:
+        history = read_history(path)[:done]
+    except (ValueError, KeyError, TypeError, csv.Error, UnicodeDecodeError) as exc:
+        raise _damaged(path, f"not the table cnnspec train writes ({type(exc).__name__}: {exc})") from None
+    if len(history) < done or [int(r["epoch"]) for r in history] != list(range(1, done + 1)):
+        raise _damaged(path, f"it does not hold epochs 1 to {done}, which state.json says were completed")
+    return history
+
+
+#: What every ``.keras`` file holds (a zip archive).
+_KERAS_MEMBERS = {"config.json", "metadata.json", "model.weights.h5"}
+
+
+def _checkpoint(run_dir: Path, done: int) -> Path | None:
+    """``checkpoint.keras`` when epochs were completed, checked before anything
+    is written: present, and a whole Keras archive."""
+    if done == 0:
+        return None
+    import zipfile
+
+    path = run_dir / "checkpoint.keras"
+    if not path.is_file():
+        raise TrainError(f"{path} is missing: state.json says {done} epochs were completed", _RESTART)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            missing = _KERAS_MEMBERS - set(archive.namelist())
+            broken = archive.testzip()  # reads every member: a truncated or altered file fails here
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise _damaged(path, f"not a readable Keras model ({exc})") from None
+    if missing or broken:
+        what = f"{', '.join(sorted(missing))} missing" if missing else f"{broken} corrupt"
+        raise _damaged(path, f"not a whole Keras model ({what})")
+    return path
+
+
 def resume(
     run_dir: str | Path,
     epochs: int | None = None,
@@ -792,22 +896,10 @@ def resume(
     ``epochs`` (default: the run's own target), with the same settings and
     data; the history so far is kept."""
     run_dir = Path(run_dir)
-    try:
-        run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        settings = dict(run["settings"])
-        spec = parse(run["spec"], str(run_dir / "spec.cnn"))
-    except FileNotFoundError:
-        raise TrainError(
-            f"{run_dir} is not a run directory (no run.json)", "give a folder that cnnspec train wrote"
-        ) from None
-    except (ValueError, KeyError) as exc:
-        raise TrainError(f"{run_dir}/run.json cannot be read: {exc}") from None
-    if epochs is not None:
-        settings["epochs"] = epochs
-    settings["out"] = str(run_dir)
-    options = TrainOptions(**settings)
-    state = run_dir / "state.json"
-    done = int(json.loads(state.read_text())["epoch"]) if state.exists() else 0
+    run, spec, options = _read_run(run_dir, epochs)
+    done = _read_state(run_dir)
+    history = _read_run_history(run_dir, done)
+    checkpoint = _checkpoint(run_dir, done)
     dplan, checked = _prepare(spec, run["data"]["path"], options)
     if list(dplan.class_names) != run["class_names"]:
         raise DataError(
@@ -818,14 +910,12 @@ def resume(
     reporter = make_reporter(progress)
     if dplan.train.fingerprint != run["data"]["fingerprint"]:
         reporter.note(f"the data in {dplan.train.path} changed since the run started (its fingerprint differs)")
-    history = read_history(run_dir / "history.csv")[:done]
     run["settings"] = {**run["settings"], "epochs": options.epochs}
     session = _Session(run_dir, run, history, checked, dplan.n_train, options.patience, reporter)
     if done > 0:
         atomic.write_text(run_dir / "history.csv", _history_csv(history))
     session.write_run("running")
     reporter.start(_info(session, dplan, options, done))
-    checkpoint = run_dir / "checkpoint.keras" if done > 0 else None
     return _fit(session, spec, dplan, options, done, checkpoint)
 
 

@@ -295,3 +295,36 @@ def test_name_picks_one_variant_of_a_spec_with_braces(tmp_path: Path) -> None:
     assert info["name"] == "m-8" and info["spec"] == f"m-8 = {format_spec(parse('I: 8x8x1 C: 8 D: 4R'))}\n"
     assert (run / "spec.cnn").read_text() == info["spec"]
     assert resume(run, progress="quiet").status == "completed"  # spec.cnn holds this network, not the braces
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:200])
+
+
+@pytest.mark.slow
+def test_resume_names_a_damaged_or_missing_run_file(tmp_path: Path) -> None:
+    import shutil
+
+    data = make_folder(tmp_path / "data", {"a": 10, "b": 10}, size=(8, 8))
+    good = tmp_path / "good"
+    train("C: 4 D: 4R", data, TrainOptions(epochs=1), out_dir=good, progress="quiet")
+    cases = [
+        ("state.json", lambda p: p.write_text('{"epoch": 1'), "state.json is damaged: not valid JSON"),
+        ("state.json", lambda p: p.write_text('{"epochs": "one"}'), 'state.json is damaged: expected {"epoch": N}'),
+        ("run.json", lambda p: p.write_text('{\n  "name": nul'), "run.json is damaged: not valid JSON"),
+        ("run.json", lambda p: p.write_text("[]"), "run.json is damaged: not what cnnspec train writes"),
+        ("checkpoint.keras", Path.unlink, "checkpoint.keras is missing: state.json says 1 epochs"),
+        ("checkpoint.keras", lambda p: p.write_bytes(b"not a model"), "checkpoint.keras is damaged"),
+        ("checkpoint.keras", _truncate, "checkpoint.keras is damaged"),
+        ("history.csv", lambda p: p.write_text("epoch,loss\nx,y\n"), "history.csv is damaged"),
+    ]
+    for i, (name, damage, message) in enumerate(cases):
+        run = tmp_path / f"run{i}"
+        shutil.copytree(good, run)
+        damage(run / name)
+        before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+        proc = _cli("--resume", str(run), "--epochs", "2", "--quiet")
+        assert proc.returncode == 1, (name, proc.stderr)
+        assert message in proc.stderr.replace("\n", ""), (name, proc.stderr)
+        assert "Traceback" not in proc.stderr and "training failed" not in proc.stderr
+        assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before  # nothing written
