@@ -146,6 +146,16 @@ class FolderScan(BaseModel):
         return text
 
 
+def count_line(counts: dict[str, int], most: int = 24) -> str:
+    """Images per class on one line, in class order: ``cat 12 · dog 12``
+    (past ``most`` classes, the rest are summed: ``· 76 more classes 890``)."""
+    shown = [f"{name} {n}" for name, n in list(counts.items())[:most]]
+    rest = list(counts.values())[most:]
+    if rest:
+        shown.append(f"{len(rest)} more classes {sum(rest)}")
+    return " · ".join(shown)
+
+
 def _top(counter: dict[str, int], n: int) -> list[tuple[str, int]]:
     return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
@@ -500,6 +510,7 @@ __all__ = [
     "DataError",
     "DataPlan",
     "FolderScan",
+    "count_line",
     "epoch_seed",
     "open_datasets",
     "pipeline",

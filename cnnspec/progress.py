@@ -23,8 +23,10 @@ class Reporter:
 
     def start(self, info: dict[str, Any]) -> None:
         """Before the first epoch: ``name``, ``run_dir``, ``data`` (a line),
-        ``n_train``, ``n_val``, ``classes``, ``input_shape``, ``params``,
-        ``macs``, ``epochs``, ``initial_epoch``, ``steps``, ``settings``."""
+        ``n_train``, ``n_val``, ``classes``, ``counts`` (class -> image
+        files), ``val_counts`` (the same for ``--val DIR``, else None),
+        ``input_shape``, ``params``, ``macs``, ``epochs``,
+        ``initial_epoch``, ``steps``, ``settings``."""
 
     def epoch_start(self, epoch: int, epochs: int, steps: int) -> None:
         """Epoch ``epoch`` (1-based) of ``epochs`` begins, with ``steps`` batches."""
@@ -98,10 +100,18 @@ class RichReporter(Reporter):
         self._last = 0.0
 
     def start(self, info: dict[str, Any]) -> None:
+        from rich.markup import escape
+
         c = self.console
         shape = "x".join(str(d) for d in info["input_shape"])
         c.print(f"[bold]train[/] {info['name']}  [dim]→ {info['run_dir']}[/]")
-        c.print(f"  data    {info['data']}")
+        c.print(f"  data    {escape(info['data'])}")
+        if info.get("counts"):
+            from cnnspec.data import count_line
+
+            c.print(f"  classes {escape(count_line(info['counts']))}")
+            if info.get("val_counts"):
+                c.print(f"          validation: {escape(count_line(info['val_counts']))}")
         c.print(f"  split   {info['n_train']} training, {info['n_val']} validation images")
         c.print(f"  model   input {shape}, {info['classes']} classes, {info['params']:,} params, {info['macs']:,} MACs")
         s = info["settings"]

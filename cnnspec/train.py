@@ -716,6 +716,9 @@ def _info(session: _Session, dplan: DataPlan, options: TrainOptions, initial_epo
         "n_train": dplan.n_train,
         "n_val": dplan.n_val,
         "classes": len(dplan.class_names),
+        # Image files per class, as scanned (bad ones included; see "data").
+        "counts": dict(dplan.train.counts),
+        "val_counts": dict(dplan.val.counts) if dplan.val is not None else None,
         "input_shape": list(dplan.image_shape),
         "params": session.checked.total_params,
         "macs": session.checked.macs,

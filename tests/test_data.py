@@ -10,7 +10,7 @@ import pytest
 from image_folders import make_folder
 from PIL import Image
 
-from cnnspec.data import DataError, open_datasets, plan, scan
+from cnnspec.data import DataError, count_line, open_datasets, plan, scan
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "2")
@@ -191,3 +191,10 @@ def test_an_epoch_variable_fixes_each_epochs_order(tmp_path: Path) -> None:
     assert orders[0][0] == orders[0][1] and orders[1][0] == orders[1][1]
     assert orders[0][0] != orders[1][0] != orders[2][0]
     assert sorted(orders[0][0]) == sorted(orders[2][0])
+
+
+def test_counts_per_class_on_one_line(tmp_path: Path) -> None:
+    s = scan(make_folder(tmp_path / "d", {"cat": 3, "dog": 2, "owl": 1}))
+    assert s.counts == {"cat": 3, "dog": 2, "owl": 1}
+    assert count_line(s.counts) == "cat 3 · dog 2 · owl 1"
+    assert count_line(s.counts, most=1) == "cat 3 · 2 more classes 3"

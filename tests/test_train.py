@@ -111,6 +111,7 @@ def test_binary_sigmoid_head_with_rich_progress(tmp_path: Path) -> None:
     assert_valid_run(tmp_path / "run", 3)
     text = out.getvalue()
     assert "120 images" in text and "96 training, 24 validation" in text
+    assert "classes left 60 · right 60" in text
     assert "best val accuracy" in text and "GFLOP/s" in text and "epoch   3" in text
 
 
@@ -123,6 +124,7 @@ def test_logits_head_with_a_validation_folder_and_sgd(tmp_path: Path, capsys: py
     result = train("I: 12x12x3 C: 8 D: 16R O: 3I", data, opts, out_dir=tmp_path / "run", progress="json")
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [e["event"] for e in events] == ["start", "epoch", "epoch", "epoch", "end"]
+    assert events[0]["counts"] == counts and events[0]["val_counts"] == {k: 8 for k in counts}
     assert result.metrics["best"]["val_accuracy"] > 0.6  # chance is 1/3
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["settings"]["optimizer"] == "sgd" and info["settings"]["lr"] == 0.01
