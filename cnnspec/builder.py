@@ -159,6 +159,10 @@ def _build_model(spec: Spec, shape: Shape, classes: int, seed: int | None) -> ke
         head.classes,
         activation=head.keras_activation,
         kernel_regularizer=_regularizer(head.l2),
+        # With --mixed-precision the body computes in float16; the head stays
+        # float32 so the softmax and the loss do not lose precision (Keras'
+        # mixed-precision advice).  Under the default policy this is a no-op.
+        dtype="float32",
         name="head",
     )(x)
     return keras.Model(inputs, outputs, name=_model_name(spec))
