@@ -184,6 +184,22 @@ def _check_channels(spec: Spec, train: FolderScan) -> None:
         )  # fmt: skip
 
 
+def complete_spec(spec: Spec, dplan: DataPlan) -> Spec:
+    """``spec`` with the ``I:`` and ``O:`` that the data decides when it has
+    none: the network the run builds, described in full."""
+    from cnnspec.ir import Head, InputShape, Span
+
+    at = Span(line=spec.first_line, column=1)
+    update: dict[str, Any] = {}
+    if spec.input is None:
+        h, w, c = dplan.image_shape
+        update["input"] = InputShape(span=at, text=f"{h}x{w}x{c}", height=h, width=w, channels=c)
+    if spec.head is None:
+        n = len(dplan.class_names)
+        update["head"] = Head(span=at, text=str(n), classes=n)
+    return spec.model_copy(update=update)
+
+
 def _prepare(spec: Spec, data_dir: str | Path, options: TrainOptions) -> tuple[DataPlan, CheckedSpec]:
     """Scan and plan the data and check the spec against it; raise on any problem."""
     if spec.input is not None:  # a spec that is wrong whatever the data: say so before the scan
@@ -778,6 +794,8 @@ def train(
         "name": spec.name,
         "spec": written,
         "canonical": format_spec(spec),
+        # The network in full: I: and O: from the data where the spec leaves them out.
+        "canonical_complete": format_spec(complete_spec(spec, dplan)),
         "input_shape": list(dplan.image_shape),
         "class_names": list(dplan.class_names),
         "settings": _settings(options, run_dir),
@@ -914,6 +932,7 @@ def resume(
     if dplan.train.fingerprint != run["data"]["fingerprint"]:
         reporter.note(f"the data in {dplan.train.path} changed since the run started (its fingerprint differs)")
     run["settings"] = {**run["settings"], "epochs": options.epochs}
+    run.setdefault("canonical_complete", format_spec(complete_spec(spec, dplan)))  # runs from before it was kept
     session = _Session(run_dir, run, history, checked, dplan.n_train, options.patience, reporter)
     if done > 0:
         atomic.write_text(run_dir / "history.csv", _history_csv(history))
@@ -922,4 +941,14 @@ def resume(
     return _fit(session, spec, dplan, options, done, checkpoint)
 
 
-__all__ = ["RunResult", "TrainError", "TrainOptions", "plot_curves", "read_history", "resume", "summarize", "train"]
+__all__ = [
+    "RunResult",
+    "TrainError",
+    "TrainOptions",
+    "complete_spec",
+    "plot_curves",
+    "read_history",
+    "resume",
+    "summarize",
+    "train",
+]
