@@ -25,7 +25,9 @@ steadier than wall time).
 Runs alternate (A B B A ...) against the noise of a shared machine; medians
 are reported, with the ratio cnnspec / script (target >= 0.97).  The compute
 rate is the checker's MACs x 6 x images/s (forward multiply-add = 2 FLOPs,
-backward about twice the forward), in GFLOP/s.  Whole-process wall time is
+backward about twice the forward), in GFLOP/s.  A third process trains the
+same model on one batch repeated (no input cost): from its rate, the share of
+cnnspec's epoch spent waiting for data (on a GPU, the accelerator idle).  Whole-process wall time is
 shown too: it includes cnnspec's folder scan and per-epoch files.
 """
 
@@ -140,6 +142,44 @@ def worker_script(data: str, spec: str, epochs: int, out: str) -> dict[str, obje
     return {"train_seconds": seconds, "cpu_seconds": cpu, "val_accuracy": max(hist.history["val_accuracy"])}
 
 
+def worker_compute(data: str, spec: str, epochs: int, out: str) -> dict[str, object]:
+    """The same model and steps with no input pipeline to speak of: one batch, repeated.
+
+    Its epoch time is the compute alone; ``1 - compute / cnnspec`` is the share
+    of an epoch spent waiting for data (on a GPU: the accelerator idle).
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import cnnspec
+
+    keras.utils.set_random_seed(SEED)
+    parsed = cnnspec.parse(spec)
+    classes = sum(1 for d in Path(data).iterdir() if d.is_dir())
+    files = sum(1 for _ in Path(data).rglob("*.*"))
+    steps = -(-(files - int(VAL_SPLIT * files)) // BATCH)
+    rng = np.random.default_rng(SEED)
+    x = rng.integers(0, 256, size=(BATCH, *parsed.input.shape)).astype("float32")
+    y = rng.integers(0, classes, size=(BATCH,))
+    batches = tf.data.Dataset.from_tensors((x, y)).repeat(steps).cache()
+    model = cnnspec.build(parsed, classes=classes, seed=SEED)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    seconds: list[float] = []
+    cpu: list[float] = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: object = None) -> None:
+            self.t0, self.c0 = time.perf_counter(), time.process_time()
+
+        def on_epoch_end(self, epoch: int, logs: object = None) -> None:
+            seconds.append(time.perf_counter() - self.t0)
+            cpu.append(time.process_time() - self.c0)
+
+    model.fit(batches, epochs=epochs, callbacks=[Timer()], verbose=0)
+    return {"train_seconds": seconds, "cpu_seconds": cpu, "val_accuracy": float("nan")}
+
+
 def run_worker(kind: str, data: Path, spec: str, epochs: int, tmp: Path) -> dict[str, object]:
     out = tempfile.mkdtemp(prefix=f"{kind}-", dir=tmp)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -192,7 +232,21 @@ def bench(name: str, repeats: int, epochs: int, tmp: Path) -> dict[str, float]:
               f"median process wall {statistics.median(walls[kind]):.1f} s")  # fmt: skip
     verdict = "ok" if ratio >= 0.97 else "BELOW TARGET"
     print(f"  ratio cnnspec / script: {ratio:.3f} (target >= 0.97: {verdict})")
-    return {"ratio": ratio, **{f"{k}_images_per_second": v for k, v in med.items()}}
+    compute = run_worker("compute", data, spec, epochs, tmp)
+    compute_ips = n_train / statistics.median(compute["train_seconds"][1:] or compute["train_seconds"])  # type: ignore[index]
+    wait = max(0.0, 1 - med["cnnspec"] / compute_ips)
+    device = "GPU" if _has_gpu() else "CPU"
+    print(f"  compute alone (one batch repeated): {compute_ips:8.1f} images/s; cnnspec's epoch waits for data "
+          f"{wait:.1%} of its time on this {device}")  # fmt: skip
+    return {"ratio": ratio, "data_wait_share": wait, **{f"{k}_images_per_second": v for k, v in med.items()}}
+
+
+def _has_gpu() -> bool:
+    """Whether TensorFlow sees a GPU here (asked in a subprocess: this process stays TF-free)."""
+    probe = "import tensorflow as tf; print(len(tf.config.list_physical_devices('GPU')))"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env).stdout.strip()
+    return out not in ("", "0")
 
 
 def main() -> None:
@@ -202,13 +256,13 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(WORKLOADS), help="one workload only")
     parser.add_argument("--quick", action="store_true", help="one repeat of 2 epochs (a smoke test)")
     parser.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
-    parser.add_argument("--worker", choices=["cnnspec", "script"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["cnnspec", "script", "compute"], help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        fn = worker_cnnspec if args.worker == "cnnspec" else worker_script
+        fn = {"cnnspec": worker_cnnspec, "script": worker_script, "compute": worker_compute}[args.worker]
         print(MARK + json.dumps(fn(args.data, args.spec, args.epochs, args.out)), flush=True)
         return
     if args.quick:
