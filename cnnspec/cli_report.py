@@ -119,7 +119,8 @@ def report(
         fail(escape(str(exc)))
     for problem in rep.problems:
         err.print(f"warning: {problem}", markup=False)
-    msg = f"{len(rep.rows)} runs -> " + ", ".join(str(p) for p in written)
+    n = len(rep.rows)
+    msg = f"{n} run{'s' * (n != 1)} -> " + ", ".join(str(p) for p in written)
     if rep.best:
         msg += f"; best {rep.best.name}"
     if rep.smallest and rep.smallest is not rep.best:
