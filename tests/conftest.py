@@ -37,7 +37,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture(scope="session")
 def keras():
     """Keras 3 on TensorFlow, imported once, with TensorFlow's threads limited."""
-    keras = pytest.importorskip("keras")
+    import keras  # a dev dependency: missing, the tests must fail, not skip
+
     try:
         import tensorflow as tf
 

@@ -38,7 +38,6 @@ def _weights(weights: list) -> int:
 @pytest.fixture(scope="module")
 def keras_models() -> dict[str, object]:
     """Each example built once (Keras import and builds take a few seconds)."""
-    pytest.importorskip("keras")
     return {key: cnnspec.build(spec, seed=0) for key, spec in SPECS}
 
 

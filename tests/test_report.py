@@ -27,7 +27,6 @@ EPOCHS = 4
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Three named runs in a folder, plus an unnamed run in a folder with a hostile name."""
-    pytest.importorskip("tensorflow")
     from cnnspec.train import TrainOptions, train
 
     root = tmp_path_factory.mktemp("report")

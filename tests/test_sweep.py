@@ -35,7 +35,6 @@ def cnnspec(*args: str, **kw) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_sweep_interrupted_by_a_signal_and_started_again(tmp_path):
-    pytest.importorskip("tensorflow")
     data = make_images(tmp_path / "data", classes=3, per_class=16)
     specs = tmp_path / "specs.cnn"
     specs.write_text(SPECS, encoding="utf-8")
