@@ -247,6 +247,15 @@ _MODIFIER_ALLOWED = {"C": {"k", "s", "L2", "v", "n", "act"}, "D": {"L2", "n", "a
 _MODIFIER_LABEL = {"k": "kernel size", "s": "stride", "L2": "L2", "v": "valid padding", "n": "batch norm"}
 
 
+def _exponent_hint(text: str) -> str | None:
+    """`16L2=1E-3` reads the E as ELU; say that the exponent is lowercase."""
+    m = re.search(r"L2=[0-9.]+E-?[0-9]", text)
+    if m is None:
+        return None
+    fixed = text[: m.start()] + m.group().replace("E", "e") + text[m.end() :]
+    return f"an L2 exponent is a lowercase e: {fixed}"
+
+
 def _unknown_modifier_hint(rest: str, count: str) -> str | None:
     ch = rest[0]
     if ch.upper() in ACTIVATION_LETTERS and ch.islower() and ch != "s":
@@ -291,7 +300,7 @@ def _scan_unit(tok: Token, section: str, ctx: _Ctx) -> dict[str, Any] | None:
                 "E201",
                 f"unknown modifier '{rest[0]}' in '{text}': expected k, s, v, n, L2 or one of {ACTIVATION_LETTERS}",
                 _span(tok, pos, 1),
-                _unknown_modifier_hint(rest, count_text),
+                _exponent_hint(text) or _unknown_modifier_hint(rest, count_text),
             )
             return None
         mtext = mm.group()

@@ -461,3 +461,11 @@ def test_convolution_only_modifiers_in_the_head_say_so():
         cnnspec.parse("D: 8 O: 10k3")
     (diag,) = exc.value.diagnostics
     assert diag.code == "E204" and diag.message.endswith("only in convolutions")
+
+
+def test_an_uppercase_l2_exponent_gets_a_hint():
+    with pytest.raises(cnnspec.SpecError) as exc:
+        cnnspec.parse("C: 16L2=1E-3")
+    (diag,) = exc.value.diagnostics
+    assert diag.code == "E201" and diag.hint is not None and "16L2=1e-3" in diag.hint
+    assert cnnspec.parse("C: 16L2=1e-3").conv[0].l2 == 1e-3
