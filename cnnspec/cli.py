@@ -1,7 +1,8 @@
 """The ``cnnspec`` command: a thin typer wrapper over the library.
 
 Exit codes: 0 success (warnings allowed), 1 an invalid spec or a failed job,
-2 a usage error (bad option, missing file).  No command prints a traceback
+2 a usage error (a bad option, a missing input file, an output path that
+cannot be written).  No command prints a traceback
 for bad input.  Heavy libraries are imported inside the commands that need
 them, so ``cnnspec check`` stays instant.
 """
@@ -67,6 +68,20 @@ def fail(message: str, code: int = EXIT_USAGE, hint: str | None = None) -> NoRet
     if hint:
         err.print(f"  [cyan]hint:[/] {hint}", markup=True, highlight=False)
     raise typer.Exit(code)
+
+
+def writable(path: str | Path) -> Path:
+    """``path``, or a usage error (exit 2) when it cannot be written; checked
+    before the work, so a bad ``-o`` costs nothing and creates nothing."""
+    from rich.markup import escape
+
+    from cnnspec.atomic import WriteError, check_writable
+
+    try:
+        check_writable(path)
+    except WriteError as exc:
+        fail(escape(str(exc)))
+    return Path(path)
 
 
 def shape_option(value: Optional[str]) -> Optional[Shape]:
