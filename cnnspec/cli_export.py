@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cnnspec.cli import EXIT_INVALID, app, console, fail
+from cnnspec.cli import EXIT_INVALID, app, console, fail, writable
 
 
 def _note(message: str) -> None:
@@ -48,6 +48,9 @@ def export(
 ) -> None:
     """Export a trained model to ONNX, with its spec in the metadata, checked against Keras."""
     _quiet_tensorflow()
+    from rich.markup import escape
+
+    from cnnspec.atomic import WriteError
     from cnnspec.export import OPSETS, ExportError
     from cnnspec.export import export as do_export
 
@@ -59,10 +62,13 @@ def export(
     target = Path(output) if output else (src / "model.onnx" if src.is_dir() else src.with_suffix(".onnx"))
     if target.suffix.lower() != ".onnx":
         fail(f"--output {target}: the file name must end in .onnx")
+    writable(target)
     try:
         report = do_export(src, target, opset=opset, tolerance=tolerance, strict=not allow_mismatch)
     except ExportError as exc:
         fail(str(exc), EXIT_INVALID, exc.hint)
+    except WriteError as exc:  # the folder changed since the check above
+        fail(escape(str(exc)))
     out = console()
     for note in report.notes:
         _note(note)
@@ -94,6 +100,11 @@ def predict(
     from cnnspec.predict import PredictError, image_files, open_model
     from cnnspec.predict import predict as do_predict
 
+    if not Path(model).exists():
+        fail(f"no such model: {model}")
+    missing = [p for p in images if not Path(p).exists()]
+    if missing:
+        fail(f"no such image{'s' * (len(missing) > 1)}: {', '.join(missing)}")
     if not Path(model).suffix.lower() == ".onnx":
         _quiet_tensorflow()
     try:
@@ -132,10 +143,15 @@ def from_keras_command(
     from cnnspec.from_keras import NotExpressible, convert
 
     p = Path(model)
-    if p.is_dir():
-        p = p / "model.keras"
-    if not p.is_file():
+    if not p.exists():
         fail(f"no such model: {p}")
+    if p.is_dir():
+        if not (p / "model.keras").is_file():
+            fail(f"{p} has no model.keras: give a .keras file or a run directory", EXIT_INVALID)
+        p = p / "model.keras"
+    elif p.suffix.lower() not in (".keras", ".h5"):
+        hint = f"cnnspec check {p} shows the spec of an exported model" if p.suffix.lower() == ".onnx" else None
+        fail(f"{p} is not a .keras file: from-keras reads .keras files or run directories", EXIT_INVALID, hint)
     try:
         conv = convert(_load_keras(p))
     except ExportError as exc:

@@ -160,7 +160,7 @@ def _load_keras(path: Path) -> keras.Model:
         return keras.saving.load_model(path, compile=False)
     except Exception as exc:  # zip, h5, json and deserialization errors alike
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExportError(f"cannot load {path}: not a readable Keras model ({first[:200]})") from None
+        raise ExportError(f"cannot load {path}: not a readable Keras model ({first})") from None
 
 
 def _input_shape(model: keras.Model) -> tuple[int, int, int]:

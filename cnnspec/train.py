@@ -664,7 +664,7 @@ def _fit(
                         model = keras.saving.load_model(checkpoint)
                     except Exception as exc:  # zip, h5, json and deserialization errors alike
                         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                        raise _damaged(checkpoint, f"not a readable Keras model ({first[:200]})") from None
+                        raise _damaged(checkpoint, f"not a readable Keras model ({first})") from None
                     optimizer = model.optimizer  # with its state: moments, iterations
                 else:
                     from cnnspec.builder import build
