@@ -201,8 +201,8 @@ def test_load_image_conversions(tmp_path):
 # --- bad input: one clear line, exit 1, no traceback -----------------------------
 
 
-def _bad(proc: subprocess.CompletedProcess, *needles: str) -> None:
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+def _bad(proc: subprocess.CompletedProcess, *needles: str, code: int = 1) -> None:
+    assert proc.returncode == code, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "error:" in proc.stderr
     for needle in needles:
@@ -217,7 +217,8 @@ def test_undecodable_and_missing_images(onnx_models, no_tf_env, tmp_path):
     truncated.write_bytes(good.read_bytes()[:60])
     proc = _run(no_tf_env, "predict", str(onnx_models["rgb"]), str(good), str(text), str(truncated))
     _bad(proc, "cannot decode", "notes.png", "cut.png")
-    _bad(_run(no_tf_env, "predict", str(onnx_models["rgb"]), str(tmp_path / "nope.jpg")), "no such image")
+    # a missing file is a usage error (exit 2), like a missing file in every command
+    _bad(_run(no_tf_env, "predict", str(onnx_models["rgb"]), str(tmp_path / "nope.jpg")), "no such image", code=2)
     assert _blocked(no_tf_env) == []
 
 
@@ -245,6 +246,7 @@ def test_run_dir_problems_are_clear(tmp_path):
     from cnnspec.cli import app
 
     (tmp_path / "run").mkdir()
-    res = CliRunner().invoke(app, ["predict", str(tmp_path / "run"), "x.png"])
+    (tmp_path / "x.png").write_bytes(b"")  # there: the run directory is what is wrong
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "run"), str(tmp_path / "x.png")])
     assert res.exit_code == 1 and "not a cnnspec run directory" in res.output
     assert "Traceback" not in res.output
