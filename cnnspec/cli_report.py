@@ -114,6 +114,7 @@ def report(
     except NoUsableRunError as exc:
         for problem in exc.problems:
             err.print(f"warning: {problem}", markup=False)
+    from cnnspec.atomic import WriteError
         fail(escape(str(exc)), EXIT_INVALID)
     except ReportError as exc:
         fail(escape(str(exc)))
@@ -129,3 +130,5 @@ def report(
 
 
 __all__ = ["report", "sweep"]
+    except WriteError as exc:  # a bad --out: checked before any run is read
+        fail(escape(str(exc)))

@@ -654,7 +654,9 @@ def write_report(
     (:mod:`cnnspec.draw`): SVG files in ``<out stem>-networks/`` linked from a
     per-run section of the Markdown, or inline in each row of the HTML.
     Damaged runs are left out (``report.problems``); when no run is usable
-    nothing is written and :class:`NoUsableRunError` is raised.
+    nothing is written and :class:`NoUsableRunError` is raised.  An ``out``
+    that cannot be written raises :class:`~cnnspec.atomic.WriteError` before
+    any run is read.
 
     Returns the report and every file written.
     """
@@ -665,10 +667,12 @@ def write_report(
         raise ReportError(f"{out}: the report is written as .md or .html")
     report = build_report(paths, margin, window, unstable)
     if not report.rows and report.problems:
+    atomic.check_writable(out)
+    if pictures and out.suffix.lower() == ".md":
+        atomic.check_writable(out.with_name(f"{out.stem}-networks") / "network.svg")
         raise NoUsableRunError(report.problems)
     svgs = [network_svg(r) for r in report.rows] if pictures else None
     pngs = {"pareto": pareto_png(report), "curves": curves_png(report)} if plots else {}
-    out.parent.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     if out.suffix.lower() == ".md":
         rel: dict[str, str] = {}
@@ -687,8 +691,7 @@ def write_report(
                     links.append(None)
                     continue
                 path = folder / _file_name(i, r.name)
-                folder.mkdir(exist_ok=True)
-                atomic.write_text(path, svg)
+                atomic.write_text(path, svg)  # makes the folder
                 written.append(path)
                 links.append(f"{folder.name}/{path.name}")
         atomic.write_text(out, markdown(report, rel, links))
