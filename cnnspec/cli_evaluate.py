@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from cnnspec.cli import EXIT_INVALID, app, console, fail
+from cnnspec.cli import EXIT_INVALID, app, console, fail, writable
 
 if TYPE_CHECKING:
     from cnnspec.evaluate import Evaluation
@@ -42,8 +43,11 @@ def evaluate(
 ) -> None:
     """Score a trained run on a test folder: accuracy, per-class precision/recall/F1, confusion matrix."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    from rich.markup import escape
+
+    from cnnspec.atomic import WriteError
     from cnnspec.data import DataError
-    from cnnspec.evaluate import RunDirError
+    from cnnspec.evaluate import CONFUSION_PNG, EVALUATION_JSON, RunDirError
     from cnnspec.evaluate import evaluate as evaluate_run
 
     if data is None:
@@ -52,10 +56,19 @@ def evaluate(
         fail(f"--out {out}: expected a .png file")
     if out is not None and no_save:
         fail("give either --out or --no-save, not both")
+    for given, what in ((run_dir, "run directory"), (data, "test folder")):
+        if not Path(given).exists():
+            fail(f"no such {what}: {escape(given)}")
+    if not no_save and (out is not None or Path(run_dir).is_dir()):  # before the evaluation, not after it
+        png = Path(out) if out is not None else Path(run_dir) / CONFUSION_PNG
+        writable(png)
+        writable(png.with_suffix(".json") if out is not None else Path(run_dir) / EVALUATION_JSON)
     try:
         ev = evaluate_run(run_dir, data, batch_size=batch_size, skip_bad=skip_bad, save=not no_save, out_png=out)
     except (DataError, RunDirError) as exc:
         fail(exc.message, EXIT_INVALID, exc.hint)
+    except WriteError as exc:  # the folder changed since the check above
+        fail(escape(str(exc)))
     except Exception as exc:  # a model that will not load or run: no traceback for the user
         console(stderr=True).print(f"[bold red]error:[/] evaluation failed: {type(exc).__name__}: {exc}", markup=True)
         raise typer.Exit(EXIT_INVALID) from None
