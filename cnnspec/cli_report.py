@@ -102,6 +102,7 @@ def report(
     """
     from rich.markup import escape
 
+    from cnnspec.atomic import WriteError
     from cnnspec.report import NoUsableRunError, ReportError, write_report
 
     if not out.lower().endswith((".md", ".html", ".htm")):
@@ -114,9 +115,10 @@ def report(
     except NoUsableRunError as exc:
         for problem in exc.problems:
             err.print(f"warning: {problem}", markup=False)
-    from cnnspec.atomic import WriteError
         fail(escape(str(exc)), EXIT_INVALID)
     except ReportError as exc:
+        fail(escape(str(exc)))
+    except WriteError as exc:  # a bad --out: checked before any run is read
         fail(escape(str(exc)))
     for problem in rep.problems:
         err.print(f"warning: {problem}", markup=False)
@@ -130,5 +132,3 @@ def report(
 
 
 __all__ = ["report", "sweep"]
-    except WriteError as exc:  # a bad --out: checked before any run is read
-        fail(escape(str(exc)))

@@ -665,11 +665,11 @@ def write_report(
     out = Path(out)
     if out.suffix.lower() not in (".md", ".html", ".htm"):
         raise ReportError(f"{out}: the report is written as .md or .html")
-    report = build_report(paths, margin, window, unstable)
-    if not report.rows and report.problems:
     atomic.check_writable(out)
     if pictures and out.suffix.lower() == ".md":
         atomic.check_writable(out.with_name(f"{out.stem}-networks") / "network.svg")
+    report = build_report(paths, margin, window, unstable)
+    if not report.rows and report.problems:
         raise NoUsableRunError(report.problems)
     svgs = [network_svg(r) for r in report.rows] if pictures else None
     pngs = {"pareto": pareto_png(report), "curves": curves_png(report)} if plots else {}
