@@ -72,6 +72,8 @@ class Evaluation(Scores):
     class_names: list[str]
     images: int
     seconds: float
+    #: The run's ``run.json`` status when scored (``completed``, ``running``, ...).
+    run_status: Optional[str] = None
     notes: list[str] = []
     #: Paths written (``json``, ``png``); empty when nothing was saved.
     files: dict[str, str] = {}
@@ -155,6 +157,30 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
             f"train it further with cnnspec train --resume {run_dir}",
         )
     return run
+
+
+def unfinished_note(run: dict[str, Any], run_dir: str | Path, doing: str = "scoring") -> str | None:
+    """A note when the run has not completed (``None`` when it has): its
+    ``model.keras`` is then only the best epoch so far, named from
+    ``metrics.json`` when that says which.
+
+    >>> unfinished_note({"status": "running"}, "no-such-run")
+    'run still running: scoring the best epoch so far'
+    >>> unfinished_note({"status": "completed"}, "no-such-run") is None
+    True
+    """
+    status = run.get("status")
+    if status is None or status == "completed":
+        return None
+    try:
+        metrics = json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
+        epoch = metrics["best"]["val_accuracy_epoch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        epoch = None
+    at = f" (epoch {epoch})" if isinstance(epoch, int) and not isinstance(epoch, bool) else ""
+    if status == "running":
+        return f"run still running: {doing} the best epoch so far{at}"
+    return f"run {status}: {doing} the best epoch it reached{at}"
 
 
 def _test_plan(test: FolderScan, run: dict[str, Any], skip_bad: bool) -> DataPlan:
@@ -275,7 +301,8 @@ def evaluate(
         class_names=names,
         images=len(labels),
         seconds=round(seconds, 3),
-        notes=_notes(test, run["input_shape"]),
+        run_status=run.get("status"),
+        notes=[n for n in (unfinished_note(run, run_dir),) if n] + _notes(test, run["input_shape"]),
     )
     if save:
         png = Path(out_png) if out_png is not None else run_dir / CONFUSION_PNG
@@ -319,4 +346,14 @@ def plot_confusion(confusion: list[list[int]], class_names: Sequence[str], path:
     atomic.write_with(path, lambda p: fig.savefig(p, format="png"), suffix=".png")
 
 
-__all__ = ["ClassScore", "Evaluation", "RunDirError", "Scores", "evaluate", "plot_confusion", "read_run", "scores"]
+__all__ = [
+    "ClassScore",
+    "Evaluation",
+    "RunDirError",
+    "Scores",
+    "evaluate",
+    "plot_confusion",
+    "read_run",
+    "scores",
+    "unfinished_note",
+]

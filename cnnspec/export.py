@@ -65,6 +65,8 @@ class Source:
     data_path: Path | None = None
     run_dir: Path | None = None
     notes: list[str] = field(default_factory=list)
+    #: ``run.json``'s status (``completed``, ``running``, ...); ``None`` for a lone ``.keras`` file.
+    run_status: str | None = None
 
 
 @dataclass
@@ -147,6 +149,7 @@ def _load_run(run_dir: Path, model_path: Path | None = None) -> Source:
         head_activation=_head_activation(canonical),
         data_path=data_path,
         run_dir=run_dir,
+        run_status=run.get("status") if isinstance(run.get("status"), str) else None,
     )
     if source.input_shape != _input_shape(model):
         raise ExportError(f"{meta_path} says input {list(shape)} but the model takes {list(_input_shape(model))}")
@@ -368,6 +371,12 @@ def export(
         metadata=meta,
         notes=list(src.notes),
     )
+    if src.run_dir is not None:
+        from cnnspec.evaluate import unfinished_note
+
+        note = unfinished_note({"status": src.run_status}, src.run_dir, "exporting")
+        if note:
+            report.notes.insert(0, note)
     if not report.parity_ok:
         msg = f"ONNX and Keras differ by up to {diff:.3g} on {sample} (tolerance {tolerance:g})"
         if strict:

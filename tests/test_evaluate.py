@@ -209,3 +209,38 @@ def test_binary_sigmoid_head_with_resized_images(tmp_path: Path) -> None:
     resized = evaluate(tmp_path / "run", bigger, save=False)
     assert resized.notes == ["20 images are not 16x16: resized on load, as in training"]
     assert resized.accuracy > 0.8
+
+
+def _with_status(run: Path, where: Path, status: str) -> Path:
+    """A copy of ``run`` whose ``run.json`` says ``status``."""
+    import shutil
+
+    shutil.copytree(run, where)
+    info = json.loads((where / "run.json").read_text())
+    (where / "run.json").write_text(json.dumps({**info, "status": status}))
+    return where
+
+
+@pytest.mark.slow
+def test_a_run_not_completed_is_scored_with_a_note(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    """model.keras of a running run is only its best epoch so far: said, and recorded in evaluation.json."""
+    from typer.testing import CliRunner
+
+    from cnnspec.cli import app
+
+    run, test = trained
+    best = json.loads((run / "metrics.json").read_text())["best"]["val_accuracy_epoch"]
+    running = _with_status(run, tmp_path / "running", "running")
+    got = CliRunner().invoke(app, ["evaluate", str(running), "--data", str(test)], env={"COLUMNS": "200"})
+    assert got.exit_code == 0, got.output
+    note = f"run still running: scoring the best epoch so far (epoch {best})"
+    assert f"note: {note}" in got.output
+    saved = json.loads((running / "evaluation.json").read_text())
+    assert saved["run_status"] == "running" and saved["notes"] == [note]
+
+    for status in ("interrupted", "failed"):
+        stopped = _with_status(run, tmp_path / status, status)
+        (stopped / "metrics.json").unlink()  # no best epoch to name: the note says less, and still comes
+        ev = evaluate(stopped, test, save=False)
+        assert ev.run_status == status and ev.notes == [f"run {status}: scoring the best epoch it reached"]
+    assert evaluate(run, test, save=False).run_status == "completed"

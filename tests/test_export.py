@@ -299,3 +299,20 @@ def test_docs_and_help_name_every_option_and_render_it_whole(name):
         assert param.help in shown, f"--help of {name} does not show {param.help!r} whole"
         for opt in param.opts if param.param_type_name == "option" else ():
             assert opt in shown
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("status", ["running", "interrupted", "failed"])
+def test_a_run_not_completed_is_exported_with_a_note(exported, tmp_path, status):
+    """model.keras of a run that has not completed is only its best epoch so far: exported, with a note."""
+    import shutil
+
+    run = shutil.copytree(exported[next(iter(SPECS))][0], tmp_path / "run")
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, "status": status}))
+    (run / "metrics.json").write_text(json.dumps({"best": {"val_accuracy": 0.5, "val_accuracy_epoch": 2}}))
+    res = _cli("export", str(run), "-o", str(tmp_path / "m.onnx"))
+    assert res.exit_code == 0, res.output
+    said = "still running: exporting the best epoch so far" if status == "running" else f"{status}: exporting the best"
+    assert f"note: run {said}" in res.stderr and "(epoch 2)" in res.stderr
+    assert (tmp_path / "m.onnx").is_file()
