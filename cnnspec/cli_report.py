@@ -35,6 +35,9 @@ def sweep(
     ] = None,
     mixed_precision: Annotated[bool, typer.Option("--mixed-precision", help="mixed_float16 (for GPUs).")] = False,
     jit: Annotated[Optional[bool], typer.Option("--jit/--no-jit", help="XLA (default: Keras' choice).")] = None,
+    distribute: Annotated[
+        Optional[str], typer.Option(help="mirrored: tf.distribute.MirroredStrategy over every local device.")
+    ] = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Train without the files that are not images.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per event (per run).")] = False,
@@ -49,6 +52,7 @@ def sweep(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from cnnspec.cli_train import _options
     from cnnspec.data import DataError
+    from cnnspec.sweep import NoValidSpecError
     from cnnspec.sweep import sweep as run_sweep
     from cnnspec.train import TrainError
 
@@ -57,11 +61,19 @@ def sweep(
         fail("give the image folder with --data DIR")
     options = _options(
         epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed, val_split=val_split,
-        val_dir=val, patience=patience, mixed_precision=mixed_precision, jit=jit, skip_bad=skip_bad,
+        val_dir=val, patience=patience, mixed_precision=mixed_precision, jit=jit, distribute=distribute,
+        skip_bad=skip_bad,
     )  # fmt: skip
     progress = "json" if as_json else "quiet" if quiet else "rich"
     try:
         result = run_sweep(text, data, options, out, origin=origin, progress=progress)
+    except NoValidSpecError as exc:
+        err = console(stderr=True)
+        for e in exc.entries:  # errors reach stderr in every mode, as when a sweep skips them
+            err.print(f"skipped {e.name}: invalid spec\n{e.errors}", markup=False, highlight=False)
+        from rich.markup import escape
+
+        fail(escape(exc.message), EXIT_INVALID, exc.hint)
     except (DataError, TrainError) as exc:
         fail(exc.message, EXIT_INVALID, exc.hint)
     if progress == "rich":

@@ -90,6 +90,18 @@ class SweepResult:
         return sum(e.status == status for e in self.entries)
 
 
+class NoValidSpecError(ValueError):
+    """A sweep with nothing to train: the text holds no spec, or no valid one.
+    Raised before anything is written; ``entries`` are the invalid specs."""
+
+    def __init__(self, origin: str, entries: list[Entry]) -> None:
+        # A file of comments alone is one invalid (empty) spec, so entries are never empty from a file.
+        self.message = f"no valid spec in {origin} ({len(entries)} invalid): nothing to train, no sweep folder written"
+        self.hint = "fix the errors above and start the sweep again"
+        self.entries = entries
+        super().__init__(f"{self.message}\nhint: {self.hint}")
+
+
 # --------------------------------------------------------------------------
 # 1. check
 
@@ -334,7 +346,8 @@ def sweep(
 
     ``options`` is a :class:`cnnspec.train.TrainOptions` shared by every run
     (its ``out`` must be unset).  ``base`` names an unnamed spec (default:
-    the file's stem when it is a valid name, else ``spec``).
+    the file's stem when it is a valid name, else ``spec``).  A text with
+    no valid spec raises :class:`NoValidSpecError` and writes nothing.
     """
     from cnnspec import __version__
     from cnnspec.train import TrainOptions, resume, train
@@ -347,6 +360,8 @@ def sweep(
         stem = Path(origin).stem
         base = stem if NAME_RE.fullmatch(stem) else "spec"
     entries = check_sweep(text, origin, data_dir, options, base)
+    if all(e.status == "invalid" for e in entries):
+        raise NoValidSpecError(origin, entries)  # before anything is written: no empty sweep to report
     out.mkdir(parents=True, exist_ok=True)
     plan_runs(entries, out)
     meta = {

@@ -133,3 +133,56 @@ def test_errors_reach_stderr_also_when_quiet(tmp_path, mode):
         (end,) = [e for e in map(json.loads, r.stdout.splitlines()) if e["event"] == "run_end"]
         assert end["status"] == "failed" and "notes.txt" in end["error"]
     assert (out / "flat" / "notes.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("# nothing but a comment\n", "zero.cnn (1 invalid): nothing to train, no sweep folder written"),
+        ("broken = C: 8q D: 4R\nodd = C: 8 D:\n", "zero.cnn (2 invalid): nothing to train, no sweep folder written"),
+    ],
+)
+def test_a_file_with_no_valid_spec_creates_nothing(tmp_path, text, reason):
+    """Everything is checked first: with nothing to train no folder is made, and no report is suggested."""
+    from typer.testing import CliRunner
+
+    from cnnspec.cli import app
+
+    data = make_images(tmp_path / "data", classes=3, per_class=2)
+    specs = tmp_path / "zero.cnn"
+    specs.write_text(text, encoding="utf-8")
+    out = tmp_path / "sw0"
+    r = CliRunner().invoke(app, ["sweep", str(specs), "--data", str(data), "--out", str(out)], env={"COLUMNS": "300"})
+    assert r.exit_code == 1, r.output
+    assert reason in r.stderr and "cnnspec report" not in r.output and "0/0" not in r.output
+    assert not out.exists()
+    assert ("skipped broken: invalid spec" in r.stderr and "8q" in r.stderr) == ("broken" in text)
+    assert ("empty spec" in r.stderr) == ("comment" in text)
+
+
+def test_sweep_takes_the_training_options_of_train(tmp_path, monkeypatch):
+    """Every option of cnnspec train but --name and --resume, and --distribute reaches TrainOptions."""
+    import typer.main
+    from typer.testing import CliRunner
+
+    import cnnspec.train
+    from cnnspec.cli import app
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    options = {name: {p.name for p in commands[name].params} for name in ("train", "sweep")}
+    assert options["sweep"] == options["train"] - {"name", "resume"}
+
+    seen = []
+
+    def fake_train(spec, data_dir, opts, **kw):
+        seen.append(opts)
+        raise RuntimeError("not trained in this test")
+
+    monkeypatch.setattr(cnnspec.train, "train", fake_train)
+    data = make_images(tmp_path / "data", classes=3, per_class=2)
+    args = ["sweep", "--spec", "flat = D: 6R", "--data", str(data), "--out", str(tmp_path / "sw"), "-q"]
+    r = CliRunner().invoke(app, [*args, "--distribute", "mirrored"])
+    assert r.exit_code == 1 and "failed flat: RuntimeError" in r.stderr
+    assert [o.distribute for o in seen] == ["mirrored"]
+    r = CliRunner().invoke(app, [*args, "--distribute", "bogus"])
+    assert r.exit_code == 2 and "--distribute" in r.stderr
