@@ -248,7 +248,7 @@ def find_runs(paths: Sequence[str | Path]) -> tuple[list[Path], list[Skipped], l
         found = sorted(
             (d for d in p.iterdir() if (d / "run.json").is_file()), key=lambda d: (order.get(d.name, 1e9), d.name)
         )
-        if not found and not sweep:
+        if not found:  # an empty folder and a sweep that trained nothing alike: nothing to report
             raise ReportError(f"{p} holds no run directory (no run.json in it or its subfolders)")
         runs += found
         for s in sweep.get("specs", []):

@@ -246,3 +246,18 @@ def test_a_damaged_sweep_json_is_named_and_the_runs_still_reported(runs, tmp_pat
     assert f"warning: {tmp_path / 'sweep' / 'sweep.json'}: not valid JSON" in r.stderr
     assert "runs in name order" in r.stderr
     assert [line.split(" | ")[1] for line in (tmp_path / "r.md").read_text().splitlines()[4:6]] == ["flat", "wide"]
+
+
+def test_nothing_to_report_is_refused_alike_for_an_empty_folder_and_an_empty_sweep(tmp_path):
+    """A sweep that trained nothing (every spec invalid) holds no run: refused as an empty folder is."""
+    empty, sweep = tmp_path / "empty", tmp_path / "sweep"
+    empty.mkdir()
+    sweep.mkdir()
+    specs = [{"name": "broken", "spec": "C: 8q D: 4R", "status": "invalid", "errors": "bad"}]
+    (sweep / "sweep.json").write_text(json.dumps({"status": "completed", "specs": specs}), encoding="utf-8")
+    for folder in (empty, sweep):
+        out = tmp_path / f"{folder.name}.md"
+        r = CliRunner().invoke(app, ["report", str(folder), "-o", str(out)], env={"COLUMNS": "300"})
+        assert r.exit_code == 2, r.output
+        assert f"{folder} holds no run directory (no run.json in it or its subfolders)" in r.stderr
+        assert not out.exists() and not list(tmp_path.glob(f"{folder.name}-*"))
