@@ -69,12 +69,12 @@ def test_scores_agree_with_sklearn(seed: int) -> None:
 
 def test_a_folder_that_is_not_a_run_is_refused_without_traceback(tmp_path: Path) -> None:
     test = make_folder(tmp_path / "test", {"a": 3, "b": 3})
-    for run, message in [
-        (tmp_path / "nowhere", "no such run directory"),
-        (tmp_path / "test", "is not a run directory (no run.json)"),
+    for run, message, code in [
+        (tmp_path / "nowhere", "no such run directory", 2),  # a missing path: a usage error
+        (tmp_path / "test", "is not a run directory (no run.json)", 1),
     ]:
         proc = _cli(str(run), "--data", str(test))
-        assert proc.returncode == 1, proc.stderr
+        assert proc.returncode == code, proc.stderr
         assert message in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
     proc = _cli(str(tmp_path), "--data", str(test), "--out", "matrix.svg")
     assert proc.returncode == 2 and "expected a .png file" in proc.stderr
