@@ -18,7 +18,7 @@ from pathlib import Path
 
 class WriteError(OSError):
     """``target`` cannot be written: ``str(exc)`` is ``cannot write <target>: <reason>``,
-    ``exc.strerror`` the reason alone (as for other ``OSError``\ s)."""
+    ``exc.strerror`` the reason alone (as for any ``OSError``)."""
 
     def __init__(self, target: Path | str, reason: str) -> None:
         super().__init__(f"cannot write {target}: {reason}")
