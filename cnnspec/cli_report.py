@@ -13,33 +13,42 @@ from typing import Annotated, Optional
 import typer
 
 from cnnspec.cli import EXIT_INVALID, EXIT_OK, PathArg, SpecOpt, app, console, fail, read_source
+from cnnspec.cli_options import (
+    BatchSizeOpt,
+    DataOpt,
+    DistributeOpt,
+    JitOpt,
+    LrOpt,
+    MixedPrecisionOpt,
+    OptimizerOpt,
+    PatienceOpt,
+    QuietOpt,
+    SeedOpt,
+    SkipBadOpt,
+    ValOpt,
+    ValSplitOpt,
+)
 
 
 @app.command()
 def sweep(
     path: PathArg = None,
     spec: SpecOpt = None,
-    data: Annotated[
-        Optional[str], typer.Option("--data", "-d", help="Image folder: one subfolder of images per class.")
-    ] = None,
+    data: DataOpt = None,
     out: Annotated[str, typer.Option("--out", "-o", help="Sweep folder: one run directory per spec.")] = "sweep",
-    val: Annotated[Optional[str], typer.Option("--val", help="A separate validation folder.")] = None,
+    val: ValOpt = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs of every run (default: 10).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Batch size (default: 32).")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default: the optimizer's).")] = None,
-    optimizer: Annotated[Optional[str], typer.Option(help="adam, sgd or rmsprop (default: adam).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the split, weights and shuffles (default: 42).")] = None,
-    val_split: Annotated[Optional[float], typer.Option(help="Validation share without --val (default: 0.2).")] = None,
-    patience: Annotated[
-        Optional[int], typer.Option(help="Stop a run after this many epochs without better val accuracy.")
-    ] = None,
-    mixed_precision: Annotated[bool, typer.Option("--mixed-precision", help="mixed_float16 (for GPUs).")] = False,
-    jit: Annotated[Optional[bool], typer.Option("--jit/--no-jit", help="XLA (default: Keras' choice).")] = None,
-    distribute: Annotated[
-        Optional[str], typer.Option(help="mirrored: tf.distribute.MirroredStrategy over every local device.")
-    ] = None,
-    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Train without the files that are not images.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    batch_size: BatchSizeOpt = None,
+    lr: LrOpt = None,
+    optimizer: OptimizerOpt = None,
+    seed: SeedOpt = None,
+    val_split: ValSplitOpt = None,
+    patience: PatienceOpt = None,
+    mixed_precision: MixedPrecisionOpt = False,
+    jit: JitOpt = None,
+    distribute: DistributeOpt = None,
+    skip_bad: SkipBadOpt = False,
+    quiet: QuietOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per event (per run).")] = False,
 ) -> None:
     """Train every spec of a file (variants expanded), one run directory each under --out.

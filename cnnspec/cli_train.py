@@ -13,6 +13,21 @@ from typing import Annotated, Optional
 import typer
 
 from cnnspec.cli import EXIT_INVALID, PathArg, SpecOpt, app, console, fail, read_source
+from cnnspec.cli_options import (
+    BatchSizeOpt,
+    DataOpt,
+    DistributeOpt,
+    JitOpt,
+    LrOpt,
+    MixedPrecisionOpt,
+    OptimizerOpt,
+    PatienceOpt,
+    QuietOpt,
+    SeedOpt,
+    SkipBadOpt,
+    ValOpt,
+    ValSplitOpt,
+)
 
 
 def _options(**given: object) -> object:
@@ -66,39 +81,27 @@ def _pick_spec(text: str, origin: str, name: Optional[str]) -> object:
 def train(
     path: PathArg = None,
     spec: SpecOpt = None,
-    data: Annotated[
-        Optional[str], typer.Option("--data", "-d", help="Image folder: one subfolder of images per class.")
-    ] = None,
-    val: Annotated[
-        Optional[str], typer.Option("--val", help="A separate validation folder (else --val-split).")
-    ] = None,
+    data: DataOpt = None,
+    val: ValOpt = None,
     name: Annotated[
         Optional[str], typer.Option("--name", "-n", help="Which spec of a multi-spec file, or which variant (m-4).")
     ] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (default: 10; with --resume: the run's).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Batch size (default: 32).")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default: the optimizer's).")] = None,
-    optimizer: Annotated[
-        Optional[str], typer.Option(help="adam, sgd (momentum 0.9) or rmsprop (default: adam).")
-    ] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the split, weights and shuffles (default: 42).")] = None,
-    val_split: Annotated[Optional[float], typer.Option(help="Validation share without --val (default: 0.2).")] = None,
-    patience: Annotated[
-        Optional[int], typer.Option(help="Stop after this many epochs without better val accuracy.")
-    ] = None,
-    mixed_precision: Annotated[bool, typer.Option("--mixed-precision", help="mixed_float16 (for GPUs).")] = False,
-    jit: Annotated[
-        Optional[bool], typer.Option("--jit/--no-jit", help="XLA compilation (default: Keras' choice).")
-    ] = None,
-    distribute: Annotated[
-        Optional[str], typer.Option(help="mirrored: tf.distribute.MirroredStrategy over every local device.")
-    ] = None,
-    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Train without the files that are not images.")] = False,
+    batch_size: BatchSizeOpt = None,
+    lr: LrOpt = None,
+    optimizer: OptimizerOpt = None,
+    seed: SeedOpt = None,
+    val_split: ValSplitOpt = None,
+    patience: PatienceOpt = None,
+    mixed_precision: MixedPrecisionOpt = False,
+    jit: JitOpt = None,
+    distribute: DistributeOpt = None,
+    skip_bad: SkipBadOpt = False,
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="Run directory (default: runs/NAME-TIME).")] = None,
     resume: Annotated[
         Optional[str], typer.Option("--resume", help="Continue the run in this directory.", show_default=False)
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    quiet: QuietOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per event (per epoch).")] = False,
 ) -> None:
     """Train a spec on an image folder; write a run directory (model, history, curves, metrics)."""
