@@ -109,6 +109,27 @@ def worker_cnnspec(data: str, spec: str, epochs: int, out: str) -> dict[str, obj
     }
 
 
+def _epoch_timer(stop: str) -> tuple[object, list[float], list[float]]:
+    """A Keras callback timing each epoch from its start to the hook ``stop``
+    (``on_test_begin``: the end of the training part; ``on_epoch_end``), in
+    wall and CPU seconds, with the two lists it fills."""
+    import keras
+
+    seconds: list[float] = []
+    cpu: list[float] = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: object = None) -> None:
+            self.t0, self.c0 = time.perf_counter(), time.process_time()
+
+        def _stop(self, *args: object, **kwargs: object) -> None:
+            seconds.append(time.perf_counter() - self.t0)
+            cpu.append(time.process_time() - self.c0)
+
+    setattr(Timer, stop, Timer._stop)
+    return Timer(), seconds, cpu
+
+
 def worker_script(data: str, spec: str, epochs: int, out: str) -> dict[str, object]:
     import keras
 
@@ -125,20 +146,8 @@ def worker_script(data: str, spec: str, epochs: int, out: str) -> dict[str, obje
     )
     model = cnnspec.build(parsed, classes=len(train_ds.class_names), seed=SEED)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    seconds: list[float] = []
-    cpu: list[float] = []
-
-    class Timer(keras.callbacks.Callback):
-        """Start of each epoch to the start of validation (the end of the last training batch)."""
-
-        def on_epoch_begin(self, epoch: int, logs: object = None) -> None:
-            self.t0, self.c0 = time.perf_counter(), time.process_time()
-
-        def on_test_begin(self, logs: object = None) -> None:
-            seconds.append(time.perf_counter() - self.t0)
-            cpu.append(time.process_time() - self.c0)
-
-    hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[Timer()], verbose=0)
+    timer, seconds, cpu = _epoch_timer("on_test_begin")
+    hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[timer], verbose=0)
     return {"train_seconds": seconds, "cpu_seconds": cpu, "val_accuracy": max(hist.history["val_accuracy"])}
 
 
@@ -165,18 +174,8 @@ def worker_compute(data: str, spec: str, epochs: int, out: str) -> dict[str, obj
     batches = tf.data.Dataset.from_tensors((x, y)).repeat(steps).cache()
     model = cnnspec.build(parsed, classes=classes, seed=SEED)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    seconds: list[float] = []
-    cpu: list[float] = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch: int, logs: object = None) -> None:
-            self.t0, self.c0 = time.perf_counter(), time.process_time()
-
-        def on_epoch_end(self, epoch: int, logs: object = None) -> None:
-            seconds.append(time.perf_counter() - self.t0)
-            cpu.append(time.process_time() - self.c0)
-
-    model.fit(batches, epochs=epochs, callbacks=[Timer()], verbose=0)
+    timer, seconds, cpu = _epoch_timer("on_epoch_end")
+    model.fit(batches, epochs=epochs, callbacks=[timer], verbose=0)
     return {"train_seconds": seconds, "cpu_seconds": cpu, "val_accuracy": float("nan")}
 
 
