@@ -3,7 +3,7 @@
     python benchmarks/bench_export.py [--images 512] [--batch-size 64] [--repeat 3] [--spec "I: ... "]...
 
 For each spec: build the model (random weights: throughput does not depend
-on training), save it as ``.keras``, export it with :func:`cnnspec.export.export`
+on training), save it as ``.keras``, export it with :func:`cnnspec.deploy.export.export`
 (conversion, ``onnx.checker``, parity on random 0-255 images) and time that;
 then predict the same batch of raw 0-255 images with Keras ``model.predict``
 and with an ONNX Runtime session, best of ``--repeat`` after a warm-up, and
@@ -53,7 +53,7 @@ def main() -> None:
     import tf2onnx
 
     import cnnspec
-    from cnnspec.export import export
+    from cnnspec.deploy.export import export
 
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; keras {keras.__version__}, "

@@ -12,7 +12,7 @@ On each, two contenders train the same model (built from the same spec by
 :func:`cnnspec.build`) on the same data with the same batch size, epochs,
 optimizer (Adam) and split (0.2, seed 42), each in a fresh process:
 
-* ``cnnspec``: :func:`cnnspec.train.train`, as ``cnnspec train`` runs it
+* ``cnnspec``: :func:`cnnspec.run.train.train`, as ``cnnspec train`` runs it
   (scan, run directory, checkpoints, history and metrics after every epoch);
 * ``script``: the articles' style: ``image_dataset_from_directory`` batched,
   no cache, no prefetch, ``model.fit(train_ds, validation_data=val_ds)``.
@@ -81,8 +81,8 @@ def make_data(root: Path, classes: int, per_class: int, size: int, ext: str) -> 
 
 
 def worker_cnnspec(data: str, spec: str, epochs: int, out: str) -> dict[str, object]:
-    from cnnspec.progress import Reporter
-    from cnnspec.train import TrainOptions, train
+    from cnnspec.run.progress import Reporter
+    from cnnspec.run.train import TrainOptions, train
 
     class Timer(Reporter):
         """Start of each epoch to the end of its last training batch."""

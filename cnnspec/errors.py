@@ -9,9 +9,10 @@ spec, never just the first.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from cnnspec.ir import Span
+if TYPE_CHECKING:  # errors come before every stage: only the type is needed
+    from cnnspec.notation.ir import Span
 
 Severity = Literal["error", "warning"]
 
@@ -49,6 +50,27 @@ class Diagnostic:
         if self.span is None:
             return self.origin
         return f"{self.origin}:{self.span.line}:{self.span.column}"
+
+
+class UserError(Exception):
+    """An error the user can act on (a bad folder, a damaged run, a model that cannot be used).
+
+    Plain data, as a :class:`Diagnostic` is: a one-line ``message`` (also ``str()``), an
+    optional ``hint`` and a stable ``code``.  Every command turns one into the same printed
+    error and a non-zero exit, never a traceback.
+    """
+
+    code: str = "error"
+
+    def __init__(self, message: str, hint: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class SpecError(ValueError):

@@ -8,7 +8,7 @@ import cnnspec
 
 
 def test_all_matches_the_lazy_exports():
-    assert set(cnnspec.__all__) == set(cnnspec._EXPORTS) | {"__version__", "build"}
+    assert set(cnnspec.__all__) == set(cnnspec._EXPORTS) | {"__version__", "build", "load_ipython_extension"}
 
 
 def test_every_public_name_is_the_defining_modules_object():

@@ -349,7 +349,7 @@ def test_parse_and_check_import_neither_tensorflow_nor_keras() -> None:
         "import sys, cnnspec\n"
         "c = cnnspec.check(cnnspec.parse('I: 32x32x3 C: 16n 16n d¼ 32n 32n d¼ D: 16R O: 10'))\n"
         "cnnspec.format(c.spec); c.to_dict()\n"
-        "import cnnspec.cli, cnnspec.source, cnnspec.render\n"
+        "import cnnspec.cli, cnnspec.network.sources, cnnspec.display.terminal\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('tensorflow', 'keras', 'tf2onnx', 'onnxruntime', 'onnx', 'matplotlib'))\n"
         "print(c.total_params, heavy)\n"
@@ -404,7 +404,7 @@ def test_stdin_that_is_not_utf8_is_a_usage_error():
 
 
 def test_input_option_obeys_the_size_bound():
-    from cnnspec.ir import MAX_INPUT_DIM
+    from cnnspec.notation.ir import MAX_INPUT_DIM
 
     big = f"{MAX_INPUT_DIM + 1}x8x3"
     run = run_cli(["check", "--spec", "C: 16", "--input", big, "--json"])
@@ -424,7 +424,7 @@ def test_checking_a_keras_model_points_to_from_keras(tmp_path):
 
 
 def test_a_network_too_big_for_memory_is_warned():
-    from cnnspec.checker import BYTES_PER_VALUE, MEMORY_WARNING_BYTES
+    from cnnspec.network.checker import BYTES_PER_VALUE, MEMORY_WARNING_BYTES
 
     # 32x32 maps of F filters: F * 1024 activation values each, so F is chosen
     # from the threshold itself, not from a copied number.

@@ -10,7 +10,7 @@ import pytest
 from image_folders import make_folder
 from PIL import Image
 
-from cnnspec.data import DataError, count_line, open_datasets, plan, scan
+from cnnspec.run.data import DataError, count_line, open_datasets, plan, scan
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "2")

@@ -21,7 +21,7 @@ import pytest
 from golden_util import run_cli
 
 import cnnspec
-from cnnspec.source import check_source
+from cnnspec.network.sources import check_source
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "docs" / "notation.md", ROOT / "docs" / "cli.md"]
@@ -100,7 +100,8 @@ def test_every_error_code_is_documented_and_exists() -> None:
     doc = (ROOT / "docs" / "notation.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^\| (E[0-4]\d\d|W5\d\d) \|", doc, re.M))
     source = "".join(
-        (ROOT / "cnnspec" / f).read_text(encoding="utf-8") for f in ("parser.py", "checker.py", "builder.py")
+        (ROOT / "cnnspec" / f).read_text(encoding="utf-8")
+        for f in ("notation/parser.py", "network/checker.py", "model/builder.py")
     )
     emitted = set(re.findall(r'"(E[0-4]\d\d|W5\d\d)"', source))
     assert documented == emitted

@@ -1,4 +1,4 @@
-"""Pictures of networks: ``cnnspec.draw`` and ``cnnspec draw``.
+"""Pictures of networks: ``cnnspec.display.picture`` and ``cnnspec draw``.
 
 Every drawing is held to the checker: one labelled group per checker layer,
 carrying its kind and shape text, in the checker's order.  Golden SVGs of two
@@ -19,10 +19,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import cnnspec
-from cnnspec.checker import CheckedSpec
 from cnnspec.cli import app
-from cnnspec.draw import draw_png, draw_svg, layout, shape_text, side, thickness, vector
-from cnnspec.source import check_source
+from cnnspec.display.picture import draw_png, draw_svg, layout, shape_text, side, thickness, vector
+from cnnspec.network.checker import CheckedSpec
+from cnnspec.network.sources import check_source
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "draw"
@@ -285,12 +285,12 @@ def test_golden_svg(name: str) -> None:
 def test_nothing_imports_tensorflow_or_matplotlib_too_early(tmp_path: Path) -> None:
     code = f"""
 import sys
-import cnnspec, cnnspec.cli, cnnspec.cli_draw, cnnspec.draw
+import cnnspec, cnnspec.cli, cnnspec.cli.draw, cnnspec.display.picture
 assert "matplotlib" not in sys.modules, "matplotlib imported at import time"
 c = cnnspec.check(cnnspec.parse({SEEDS["seed000"]!r}))
-cnnspec.draw.draw_svg(c)
+cnnspec.display.picture.draw_svg(c)
 assert "matplotlib" not in sys.modules, "draw_svg imported matplotlib"
-cnnspec.draw.draw_png(c, {str(tmp_path / "x.png")!r})
+cnnspec.display.picture.draw_png(c, {str(tmp_path / "x.png")!r})
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "pydot", "graphviz"))
 assert not heavy, heavy
 """

@@ -13,8 +13,8 @@ import pytest
 from image_folders import make_folder
 from PIL import Image
 
-from cnnspec.data import DataError
-from cnnspec.evaluate import RunDirError, evaluate, scores
+from cnnspec.run.data import DataError
+from cnnspec.run.evaluate import RunDirError, evaluate, scores
 
 CLASSES = {"left": 40, "right": 40, "top": 40, "bottom": 40}
 TEST_CLASSES = {name: 12 for name in CLASSES}
@@ -28,7 +28,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def _independent(run: Path, folder: Path, class_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """True labels and the saved model's outputs, reading the PNGs with Pillow
-    (not through cnnspec.data or Keras' loader)."""
+    (not through cnnspec.run.data or Keras' loader)."""
     import keras
 
     images, labels = [], []
@@ -91,7 +91,7 @@ def test_a_run_without_a_model_yet_says_so(tmp_path: Path) -> None:
 
 def test_evaluate_modules_import_no_keras() -> None:
     code = (
-        "import sys, cnnspec.cli, cnnspec.evaluate, cnnspec.cli_evaluate; "
+        "import sys, cnnspec.cli, cnnspec.run.evaluate, cnnspec.cli.evaluate; "
         "heavy = {'keras', 'tensorflow', 'matplotlib'} & set(sys.modules); assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -103,7 +103,7 @@ def test_evaluate_modules_import_no_keras() -> None:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A 4-class run of a tiny CNN and a test folder drawn with another seed."""
-    from cnnspec.train import TrainOptions, train
+    from cnnspec.run.train import TrainOptions, train
 
     root = tmp_path_factory.mktemp("evaluate")
     data = make_folder(root / "data", CLASSES, size=(12, 12), seed=0)
@@ -190,7 +190,7 @@ def test_test_folder_with_other_classes_or_bad_files(trained: tuple[Path, Path],
 @pytest.mark.slow
 def test_binary_sigmoid_head_with_resized_images(tmp_path: Path) -> None:
     """One sigmoid unit: class 1 above 0.5; test images of another size are resized as in training."""
-    from cnnspec.train import TrainOptions, train
+    from cnnspec.run.train import TrainOptions, train
 
     data = make_folder(tmp_path / "data", {"no": 50, "yes": 50}, size=(16, 16))
     test = make_folder(tmp_path / "test", {"no": 15, "yes": 15}, size=(16, 16), seed=4)

@@ -25,7 +25,7 @@ def _cli(*args: str):
 @pytest.fixture(scope="module")
 def exported(keras, tmp_path_factory):
     """Every SPECS model, trained and exported once: key -> (run dir, onnx path, report)."""
-    from cnnspec.export import export
+    from cnnspec.deploy.export import export
 
     out = {}
     for key in SPECS:
@@ -38,7 +38,7 @@ def exported(keras, tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("key", list(SPECS))
 def test_trained_models_export_with_parity_on_real_images(exported, key):
-    from cnnspec.export import DEFAULT_TOLERANCE
+    from cnnspec.deploy.export import DEFAULT_TOLERANCE
 
     _, path, report = exported[key]
     assert path.is_file()
@@ -52,7 +52,7 @@ def test_trained_models_export_with_parity_on_real_images(exported, key):
 @pytest.mark.slow
 @pytest.mark.parametrize("key", list(SPECS))
 def test_predicted_classes_equal_keras_on_every_image(exported, keras, key):
-    from cnnspec.predict import load_images
+    from cnnspec.deploy.predict import load_images
 
     run, path, _ = exported[key]
     model = keras.saving.load_model(run / "model.keras")
@@ -108,7 +108,7 @@ def test_dynamic_batch_and_raw_pixel_input(exported):
 
 
 def test_failed_parity_leaves_no_file(exported, tmp_path):
-    from cnnspec.export import ExportError, export
+    from cnnspec.deploy.export import ExportError, export
 
     run, _, _ = exported["gray"]
     target = tmp_path / "model.onnx"
@@ -120,7 +120,7 @@ def test_failed_parity_leaves_no_file(exported, tmp_path):
 
 
 def test_allow_mismatch_writes_with_a_note(exported, tmp_path):
-    from cnnspec.export import export
+    from cnnspec.deploy.export import export
 
     run, _, _ = exported["gray"]
     report = export(run, tmp_path / "m.onnx", tolerance=-1.0, strict=False)
@@ -131,7 +131,7 @@ def test_allow_mismatch_writes_with_a_note(exported, tmp_path):
 def test_lone_keras_file_uses_random_images_and_index_names(exported, tmp_path):
     import shutil
 
-    from cnnspec.export import export
+    from cnnspec.deploy.export import export
 
     run, _, _ = exported["logits"]
     shutil.copy(run / "model.keras", tmp_path / "m.keras")
@@ -246,11 +246,11 @@ def test_check_onnx_in_a_subprocess_prints_no_traceback(tmp_path):
 
 @pytest.mark.slow
 def test_export_a_run_of_cnnspec_train(keras, tmp_path):
-    """The whole path: ``cnnspec.train.train`` writes the run directory, export reads it."""
+    """The whole path: ``cnnspec.run.train.train`` writes the run directory, export reads it."""
     from export_support import make_images
 
-    import cnnspec.train as train_mod
-    from cnnspec.export import export
+    import cnnspec.run.train as train_mod
+    from cnnspec.deploy.export import export
 
     data = make_images(tmp_path / "data", 3, (16, 16, 3), per_class=8)
     result = train_mod.train(

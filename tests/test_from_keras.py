@@ -9,7 +9,7 @@ from export_support import SPECS, trained_run
 
 
 def _table(model, drop_rescaling: bool = False) -> list[tuple[str, tuple, int]]:
-    from cnnspec.from_keras import layers_of
+    from cnnspec.model.from_keras import layers_of
 
     return [
         (type(layer).__name__, tuple(layer.output.shape), layer.count_params())
@@ -20,7 +20,7 @@ def _table(model, drop_rescaling: bool = False) -> list[tuple[str, tuple, int]]:
 
 def _round_trip(model):
     import cnnspec
-    from cnnspec.from_keras import convert
+    from cnnspec.model.from_keras import convert
 
     conv = convert(model)
     built = cnnspec.build(cnnspec.parse(conv.spec))
@@ -108,7 +108,7 @@ def test_trained_article_model_computes_the_same_function(keras):
     from export_support import load_folder, make_images, train_model
 
     import cnnspec
-    from cnnspec.from_keras import convert
+    from cnnspec.model.from_keras import convert
 
     keras.utils.set_random_seed(3)
     import tempfile
@@ -212,7 +212,7 @@ def test_flatten_and_head_alone_are_written_with_c_p0(keras):
 
 
 def _cannot(model, layer: str | None, *needles: str) -> None:
-    from cnnspec.from_keras import NotExpressible, from_keras
+    from cnnspec.model.from_keras import NotExpressible, from_keras
 
     with pytest.raises(NotExpressible) as err:
         from_keras(model)

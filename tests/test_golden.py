@@ -104,7 +104,7 @@ def test_error_output(path: Path) -> None:
 @pytest.mark.parametrize("path", ERRORS, ids=[p.stem for p in ERRORS])
 def test_error_library_agrees(path: Path) -> None:
     """The library reports the same codes that the CLI prints."""
-    from cnnspec.source import check_source
+    from cnnspec.network.sources import check_source
 
     text = path.read_text(encoding="utf-8")
     codes = [d.code for r in check_source(text, path.name) for d in r.errors]

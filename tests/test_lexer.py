@@ -13,7 +13,7 @@ from pygments.lexers.markup import MarkdownLexer
 from pygments.plugin import find_plugin_lexers
 from pygments.token import Error, Keyword, Name, Number
 
-from cnnspec.lexer import CnnSpecLexer
+from cnnspec.display.lexer import CnnSpecLexer
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.cnn"))
 

@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from cnnspec.cli import app
-from cnnspec.markdown import check_markdown, find_blocks
+from cnnspec.network.markdown import check_markdown, find_blocks
 
 DOC = """\
 # Experiments

@@ -26,7 +26,7 @@ import pytest
 import specgen
 
 import cnnspec
-from cnnspec.ir import KERAS_ACTIVATIONS, Conv, Dense, Dropout, GlobalPool, Pool
+from cnnspec.notation.ir import KERAS_ACTIVATIONS, Conv, Dense, Dropout, GlobalPool, Pool
 
 ORACLE_N = int(os.environ.get("CNNSPEC_ORACLE_N", "300"))
 ORACLE_SEED = int(os.environ.get("CNNSPEC_ORACLE_SEED", "0"))

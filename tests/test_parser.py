@@ -13,8 +13,8 @@ from fractions import Fraction
 import pytest
 
 import cnnspec
-from cnnspec.ir import Conv, Dense, Dropout, GlobalPool, NoPool, Pool
-from cnnspec.source import check_source
+from cnnspec.network.sources import check_source
+from cnnspec.notation.ir import Conv, Dense, Dropout, GlobalPool, NoPool, Pool
 
 
 def items(spec: cnnspec.Spec) -> list[str]:

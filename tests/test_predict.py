@@ -33,7 +33,7 @@ sys.meta_path.insert(0, _Blocked())
 
 @pytest.fixture(scope="module")
 def onnx_models(keras, tmp_path_factory):
-    from cnnspec.export import export
+    from cnnspec.deploy.export import export
 
     out = {}
     for key in ("rgb", "gray", "logits"):
@@ -73,7 +73,7 @@ def test_the_shim_blocks_tensorflow_and_keras(no_tf_env):
 
 
 def test_predict_onnx_without_tensorflow_matches_keras(onnx_models, no_tf_env, keras):
-    from cnnspec.predict import load_images
+    from cnnspec.deploy.predict import load_images
 
     images = data_images("rgb")[::9]
     proc = _run(no_tf_env, "predict", str(onnx_models["rgb"]), *map(str, images), "--json", "-k", "3")
@@ -103,7 +103,7 @@ def test_predict_table_without_tensorflow(onnx_models, no_tf_env):
 
 
 def test_run_dir_prediction_with_keras_equals_onnx(onnx_models, keras):
-    from cnnspec.predict import predict
+    from cnnspec.deploy.predict import predict
 
     images = data_images("logits")[::7]
     via_keras = predict(trained_run("logits"), images, top_k=10)
@@ -117,7 +117,7 @@ def test_run_dir_prediction_with_keras_equals_onnx(onnx_models, keras):
 
 
 def test_sigmoid_head_gives_two_classes(onnx_models):
-    from cnnspec.predict import predict
+    from cnnspec.deploy.predict import predict
 
     (res,) = predict(onnx_models["gray"], data_images("gray")[:1], top_k=5)
     assert len(res.top) == 2 and res.kind == "probability"
@@ -147,7 +147,7 @@ def test_predict_a_folder_without_tensorflow(onnx_models, no_tf_env, tmp_path):
 
 
 def test_folders_without_images_and_folders_passed_as_images(tmp_path):
-    from cnnspec.predict import PredictError, image_files, load_image
+    from cnnspec.deploy.predict import PredictError, image_files, load_image
 
     (tmp_path / "empty" / "sub").mkdir(parents=True)
     (tmp_path / "empty" / "sub" / "notes.txt").write_text("x")
@@ -179,7 +179,7 @@ def test_grayscale_for_rgb_and_rgb_for_grayscale_are_converted_with_a_note(onnx_
 
 
 def test_load_image_conversions(tmp_path):
-    from cnnspec.predict import load_image
+    from cnnspec.deploy.predict import load_image
 
     rgb = load_image(_save(tmp_path / "g.png", np.full((4, 4), 7, np.uint8)), (4, 4, 3))
     assert rgb.pixels.shape == (4, 4, 3) and (rgb.pixels == 7).all()

@@ -19,8 +19,8 @@ from hypothesis import example, given, reject, settings
 from hypothesis import strategies as st
 
 import cnnspec
-from cnnspec.ir import Dropout
-from cnnspec.source import check_source
+from cnnspec.network.sources import check_source
+from cnnspec.notation.ir import Dropout
 
 #: Characters and tokens the notation is made of, so random text often gets
 #: deep into the parser instead of failing on the first character.

@@ -14,10 +14,10 @@ import pytest
 from sweep_support import make_images
 from typer.testing import CliRunner
 
-from cnnspec.checker import check
 from cnnspec.cli import app
-from cnnspec.parser import parse
-from cnnspec.report import Report, Row, build_report, cells, html, markdown, write_report
+from cnnspec.network.checker import check
+from cnnspec.notation.parser import parse
+from cnnspec.report.table import Report, Row, build_report, cells, html, markdown, write_report
 
 EVIL = '<img src=x onerror=alert(1)>&"'
 SPECS = {"wide": "wide = C: 8 D: 8R", "deep": "deep = C: 4 8 D: 8R", "flat": "flat = D: 6R"}
@@ -27,7 +27,7 @@ EPOCHS = 4
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Three named runs in a folder, plus an unnamed run in a folder with a hostile name."""
-    from cnnspec.train import TrainOptions, train
+    from cnnspec.run.train import TrainOptions, train
 
     root = tmp_path_factory.mktemp("report")
     data = make_images(root / "data")
@@ -118,7 +118,7 @@ class Page(HTMLParser):
 
 ALLOWED = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "table", "thead", "tbody", "tr", "th",
            "td", "code", "ul", "li", "img", "pre"}  # fmt: skip
-SVG = {"svg", "title", "rect", "g", "polygon", "line", "text"}  # what cnnspec.draw writes
+SVG = {"svg", "title", "rect", "g", "polygon", "line", "text"}  # what cnnspec.display.picture writes
 
 
 def test_html_is_self_contained_and_nothing_injects_markup(runs, tmp_path):

@@ -14,7 +14,7 @@ import time
 import pytest
 from sweep_support import make_images
 
-from cnnspec.report import build_report
+from cnnspec.report.table import build_report
 
 SPECS = """\
 # a tiny sweep: 2 variants, one plain spec, one invalid spec
@@ -165,7 +165,7 @@ def test_sweep_takes_the_training_options_of_train(tmp_path, monkeypatch):
     import typer.main
     from typer.testing import CliRunner
 
-    import cnnspec.train
+    import cnnspec.run.train
     from cnnspec.cli import app
 
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
@@ -178,7 +178,7 @@ def test_sweep_takes_the_training_options_of_train(tmp_path, monkeypatch):
         seen.append(opts)
         raise RuntimeError("not trained in this test")
 
-    monkeypatch.setattr(cnnspec.train, "train", fake_train)
+    monkeypatch.setattr(cnnspec.run.train, "train", fake_train)
     data = make_images(tmp_path / "data", classes=3, per_class=2)
     args = ["sweep", "--spec", "flat = D: 6R", "--data", str(data), "--out", str(tmp_path / "sw"), "-q"]
     r = CliRunner().invoke(app, [*args, "--distribute", "mirrored"])

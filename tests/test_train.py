@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from image_folders import make_folder
 
-from cnnspec.checker import check
-from cnnspec.data import open_datasets, plan, scan
 from cnnspec.errors import SpecError
-from cnnspec.formatter import format_spec
-from cnnspec.parser import parse
-from cnnspec.train import TrainError, TrainOptions, resume, train
+from cnnspec.network.checker import check
+from cnnspec.notation.formatter import format_spec
+from cnnspec.notation.parser import parse
+from cnnspec.run.data import open_datasets, plan, scan
+from cnnspec.run.train import TrainError, TrainOptions, resume, train
 
 # Two shared CPU cores: keep TensorFlow modest, here and in child processes.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -108,7 +108,7 @@ def test_digits_example_trains_and_the_model_reloads(tmp_path: Path) -> None:
 def test_binary_sigmoid_head_with_rich_progress(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from cnnspec.progress import RichReporter
+    from cnnspec.run.progress import RichReporter
 
     data = make_folder(tmp_path / "data", {"left": 60, "right": 60}, size=(16, 16))
     out = io.StringIO()
@@ -162,7 +162,7 @@ def test_an_occupied_out_folder_is_refused(tmp_path: Path) -> None:
 
 def test_train_modules_import_no_keras() -> None:
     code = (
-        "import sys, cnnspec.cli_train, cnnspec.train, cnnspec.data, cnnspec.progress; "
+        "import sys, cnnspec.cli.train, cnnspec.run.train, cnnspec.run.data, cnnspec.run.progress; "
         "heavy = {'keras', 'tensorflow', 'matplotlib'} & set(sys.modules); assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 from cnnspec import format_spec
 from cnnspec.cli import app
 from cnnspec.errors import SpecError, render_all
-from cnnspec.parser import parse_file_results
-from cnnspec.source import check_source
-from cnnspec.variants import MAX_VARIANTS, expand_file, expand_results, has_variants
+from cnnspec.network.sources import check_source
+from cnnspec.notation.parser import parse_file_results
+from cnnspec.notation.variants import MAX_VARIANTS, expand_file, expand_results, has_variants
 
 
 def names_and_forms(text: str) -> list[tuple[str | None, str]]:

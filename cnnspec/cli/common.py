@@ -1,0 +1,142 @@
+"""What every command shares: the console, errors and exit codes, reading a source, and the
+options that more than one command takes (each defined once, so commands cannot drift apart).
+
+Exit codes: 0 success (warnings allowed), 1 an invalid spec or a failed job, 2 a usage error
+(a bad option, a missing input file, an output path that cannot be written).  No command
+prints a traceback for bad input.  Nothing heavy is imported here: ``cnnspec check`` loads it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
+import typer
+from rich.console import Console
+
+from cnnspec.network.checker import Shape, parse_shape
+from cnnspec.network.sources import read_text
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def console(stderr: bool = False) -> Console:
+    # Wide enough for a table when piped (CI logs, golden files).
+    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "120"))
+    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = EXIT_USAGE, hint: str | None = None) -> NoReturn:
+    """Print a one-line error (and hint) to stderr and exit with ``code``."""
+    err = console(stderr=True)
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    if hint:
+        err.print(f"  [cyan]hint:[/] {hint}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def writable(path: str | Path) -> Path:
+    """``path``, or a usage error (exit 2) when it cannot be written; checked
+    before the work, so a bad ``-o`` costs nothing and creates nothing."""
+    from rich.markup import escape
+
+    from cnnspec.atomic import WriteError, check_writable
+
+    try:
+        check_writable(path)
+    except WriteError as exc:
+        fail(escape(str(exc)))
+    return Path(path)
+
+
+def shape_option(value: Optional[str]) -> Optional[Shape]:
+    if value is None:
+        return None
+    try:
+        return parse_shape(value)
+    except ValueError as exc:
+        fail(f"--input: {exc}")
+
+
+def read_source(path: Optional[str], spec: Optional[str]) -> tuple[str, str]:
+    """The text to work on: ``--spec TEXT``, a file, or ``-`` for stdin."""
+    if spec is not None and path is not None:
+        fail("give either a PATH or --spec, not both")
+    if spec is not None:
+        return spec, "<string>"
+    if path is None:
+        fail("give a PATH (a .cnn file, or - for standard input) or --spec TEXT")
+    if path != "-" and Path(path).is_dir():
+        fail(f"{path} is a directory: give a .cnn file")
+    if path != "-" and not Path(path).is_file():
+        fail(f"no such file: {path}")
+    try:
+        return read_text(path)
+    except UnicodeDecodeError:
+        name = "standard input" if path == "-" else path
+        if Path(path).suffix in (".keras", ".h5"):
+            fail(f"{path} is a Keras model, not a spec", hint=f"print its spec with: cnnspec from-keras {path}")
+        fail(f"{name} is not UTF-8 text")
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+
+
+PathArg = Annotated[Optional[str], typer.Argument(help="A .cnn file, or - for standard input.", show_default=False)]
+SpecOpt = Annotated[Optional[str], typer.Option("--spec", "-s", help="The spec text itself.", show_default=False)]
+InputOpt = Annotated[
+    Optional[str], typer.Option("--input", "-i", help="Input shape HxWxC when the spec has no I:.", show_default=False)
+]
+ClassesOpt = Annotated[
+    Optional[int],
+    typer.Option("--classes", "-c", min=1, help="Class count when the spec has no O:.", show_default=False),
+]
+
+
+# --- training options (train and sweep)
+
+DataOpt = Annotated[
+    Optional[str], typer.Option("--data", "-d", help="Image folder: one subfolder of images per class.")
+]
+ValOpt = Annotated[Optional[str], typer.Option("--val", help="A separate validation folder (else --val-split).")]
+BatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Batch size (default: 32).")]
+LrOpt = Annotated[Optional[float], typer.Option(help="Learning rate (default: the optimizer's).")]
+OptimizerOpt = Annotated[Optional[str], typer.Option(help="adam, sgd (momentum 0.9) or rmsprop (default: adam).")]
+SeedOpt = Annotated[Optional[int], typer.Option(help="Seed of the split, weights and shuffles (default: 42).")]
+ValSplitOpt = Annotated[Optional[float], typer.Option(help="Validation share without --val (default: 0.2).")]
+PatienceOpt = Annotated[Optional[int], typer.Option(help="Stop after this many epochs without better val accuracy.")]
+MixedPrecisionOpt = Annotated[bool, typer.Option("--mixed-precision", help="mixed_float16 (for GPUs).")]
+JitOpt = Annotated[Optional[bool], typer.Option("--jit/--no-jit", help="XLA (default: Keras' choice).")]
+DistributeOpt = Annotated[
+    Optional[str], typer.Option(help="mirrored: tf.distribute.MirroredStrategy over every local device.")
+]
+SkipBadOpt = Annotated[bool, typer.Option("--skip-bad", help="Train without the files that are not images.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+
+
+def train_options(**given: object) -> object:
+    """The validated :class:`~cnnspec.run.train.TrainOptions` of the options given, or a usage error."""
+    from pydantic import ValidationError
+
+    from cnnspec.run.train import TrainOptions
+
+    try:
+        return TrainOptions.model_validate({k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        fail(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}")
+
+
+def onnx_spec(path: str) -> str:
+    """The spec text stored in an exported ``.onnx`` file (for ``cnnspec check model.onnx``)."""
+    from cnnspec.deploy.export import ExportError, read_metadata
+    from cnnspec.deploy.predict import META_SPEC
+
+    try:
+        meta = read_metadata(path)
+    except ExportError as exc:
+        fail(str(exc), EXIT_INVALID)
+    if META_SPEC not in meta:
+        fail(f"{path} has no cnnspec metadata: it was not exported by cnnspec", EXIT_INVALID)
+    return meta[META_SPEC]

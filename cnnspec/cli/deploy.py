@@ -1,0 +1,161 @@
+"""``cnnspec export``, ``cnnspec predict`` and ``cnnspec from-keras``: thin wrappers.
+
+Nothing heavy is imported here at module import: ``predict`` of an ``.onnx``
+file imports ONNX Runtime, numpy and Pillow only; ``export`` and
+``from-keras`` import TensorFlow when they run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cnnspec.cli.common import EXIT_INVALID, console, fail, writable
+
+
+def _note(message: str) -> None:
+    console(stderr=True).print(f"[yellow]note:[/] {message}", markup=True, highlight=False)
+
+
+def _quiet_tensorflow() -> None:
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def export(
+    model: Annotated[str, typer.Argument(help="A run directory or a .keras model.", show_default=False)],
+    output: Annotated[
+        Optional[str],
+        typer.Option(
+            "--output",
+            "-o",
+            help="The .onnx file (default: model.onnx in the run directory, or the .keras file's name with .onnx).",
+            show_default=False,
+        ),
+    ] = None,
+    opset: Annotated[int, typer.Option("--opset", help="ONNX opset, 13 to 18.")] = 17,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", min=0.0, help="Largest absolute difference allowed against Keras.")
+    ] = 1e-5,
+    allow_mismatch: Annotated[
+        bool, typer.Option("--allow-mismatch", help="Write the file even when the parity check fails.")
+    ] = False,
+) -> None:
+    """Export a trained model to ONNX, with its spec in the metadata, checked against Keras."""
+    _quiet_tensorflow()
+    from rich.markup import escape
+
+    from cnnspec.atomic import WriteError
+    from cnnspec.deploy.export import OPSETS, ExportError
+    from cnnspec.deploy.export import export as do_export
+
+    if opset not in OPSETS:
+        fail(f"--opset {opset}: tf2onnx writes opsets {OPSETS[0]} to {OPSETS[-1]}")
+    src = Path(model)
+    if not src.exists():
+        fail(f"no such model: {model}")
+    target = Path(output) if output else (src / "model.onnx" if src.is_dir() else src.with_suffix(".onnx"))
+    if target.suffix.lower() != ".onnx":
+        fail(f"--output {target}: the file name must end in .onnx")
+    writable(target)
+    try:
+        report = do_export(src, target, opset=opset, tolerance=tolerance, strict=not allow_mismatch)
+    except ExportError as exc:
+        fail(str(exc), EXIT_INVALID, exc.hint)
+    except WriteError as exc:  # the folder changed since the check above
+        fail(escape(str(exc)))
+    out = console()
+    for note in report.notes:
+        _note(note)
+    size = target.stat().st_size
+    out.print(f"exported {target} (opset {report.opset}, {size / 1024:.1f} KiB) in {report.seconds:.1f} s")
+    assert report.max_abs_diff is not None
+    out.print(
+        f"parity: max |keras - onnx| = {report.max_abs_diff:.3g} on {report.sample} "
+        f"(tolerance {report.tolerance:g}); top class agrees on {report.classes_agree}/{report.sample_size}"
+    )
+    out.print(f"spec: {report.metadata['cnnspec.spec']}")
+
+
+def predict(
+    model: Annotated[
+        str, typer.Argument(help="An .onnx file (no TensorFlow needed), a run directory or a .keras file.")
+    ],
+    images: Annotated[
+        list[str],
+        typer.Argument(
+            help="Image files, or folders of them (their images and those one subfolder down).", show_default=False
+        ),
+    ],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many classes to show per image.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Top-k classes of each image, with probabilities."""
+    from cnnspec.deploy.predict import image_files, open_model
+    from cnnspec.deploy.predict import predict as do_predict
+    from cnnspec.errors import UserError
+
+    if not Path(model).exists():
+        fail(f"no such model: {model}")
+    missing = [p for p in images if not Path(p).exists()]
+    if missing:
+        fail(f"no such image{'s' * (len(missing) > 1)}: {', '.join(missing)}")
+    if not Path(model).suffix.lower() == ".onnx":
+        _quiet_tensorflow()
+    try:
+        files, notes = image_files(images)
+        m = open_model(model)
+        results = do_predict(m, files, top_k)
+    except UserError as exc:  # PredictError, or ExportError from loading a .keras
+        fail(str(exc), EXIT_INVALID, exc.hint)
+    for note in notes:
+        _note(note)
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    out = console()
+    for r in results:
+        for note in r.notes:
+            _note(f"{r.image}: {note}")
+        table = Table(title=r.image, title_justify="left", show_edge=False)
+        table.add_column("#", justify="right")
+        table.add_column("class")
+        table.add_column(r.kind, justify="right")
+        for rank, c in enumerate(r.top, 1):
+            table.add_row(str(rank), c.name, f"{c.probability:.4f}")
+        out.print(table)
+
+
+def from_keras_command(
+    model: Annotated[str, typer.Argument(help="A .keras model (or a run directory).")],
+) -> None:
+    """Print the spec of a Keras model, or name the first layer the notation cannot express."""
+    _quiet_tensorflow()
+    from cnnspec.deploy.loading import ExportError, load_keras
+    from cnnspec.model.from_keras import NotExpressible, convert
+
+    p = Path(model)
+    if not p.exists():
+        fail(f"no such model: {p}")
+    if p.is_dir():
+        if not (p / "model.keras").is_file():
+            fail(f"{p} has no model.keras: give a .keras file or a run directory", EXIT_INVALID)
+        p = p / "model.keras"
+    elif p.suffix.lower() not in (".keras", ".h5"):
+        hint = f"cnnspec check {p} shows the spec of an exported model" if p.suffix.lower() == ".onnx" else None
+        fail(f"{p} is not a .keras file: from-keras reads .keras files or run directories", EXIT_INVALID, hint)
+    try:
+        conv = convert(load_keras(p))
+    except ExportError as exc:
+        fail(str(exc), EXIT_INVALID)
+    except NotExpressible as exc:
+        fail(f"{p} cannot be written in the notation: {exc}", EXIT_INVALID, exc.hint)
+    for note in conv.notes:
+        _note(note)
+    typer.echo(conv.spec)

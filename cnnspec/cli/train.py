@@ -1,0 +1,159 @@
+"""``cnnspec train``: a thin wrapper over :func:`cnnspec.run.train.train` and
+:func:`cnnspec.run.train.resume`.
+
+Nothing heavy is imported here at module level: ``cnnspec check`` imports
+this module too and must stay instant.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from cnnspec.cli.common import (
+    EXIT_INVALID,
+    BatchSizeOpt,
+    DataOpt,
+    DistributeOpt,
+    JitOpt,
+    LrOpt,
+    MixedPrecisionOpt,
+    OptimizerOpt,
+    PathArg,
+    PatienceOpt,
+    QuietOpt,
+    SeedOpt,
+    SkipBadOpt,
+    SpecOpt,
+    ValOpt,
+    ValSplitOpt,
+    console,
+    fail,
+    read_source,
+    train_options,
+)
+
+
+def _names(names: list[str], most: int = 12) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > most else "") if names else "(none)"
+
+
+def _pick_spec(text: str, origin: str, name: Optional[str]) -> object:
+    """The one spec to train: the only one, or ``--name``'s.  Alternatives in
+    braces are expanded first, so ``--name m-4`` picks one variant of
+    ``m = C: {4,8}`` (see :mod:`cnnspec.notation.variants`)."""
+    from cnnspec.errors import SpecError, render_all
+    from cnnspec.notation.parser import parse_file
+    from cnnspec.notation.variants import expand_file, has_variants
+
+    variants = has_variants(text)
+    try:
+        parsed = expand_file(text, origin) if variants else parse_file(text, origin)
+    except SpecError as exc:
+        typer.echo(render_all(exc.diagnostics, text), err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    names = [s.name for s in parsed.specs if s.name]
+    if name is not None:
+        if name not in names:
+            fail(f"no spec named {name!r} in {origin}", hint=f"the names are: {_names(names)}")
+        return parsed[name]
+    if len(parsed.specs) > 1:
+        if variants:
+            fail(
+                f"{origin} expands to {len(parsed.specs)} specs (alternatives in braces): "
+                "say which with --name, or train them all with cnnspec sweep",
+                hint=f"one of: {_names(names)}",
+            )
+        fail(f"{origin} holds {len(parsed.specs)} specs: say which with --name", hint=f"one of: {_names(names)}")
+    return parsed.specs[0]
+
+
+def train(
+    path: PathArg = None,
+    spec: SpecOpt = None,
+    data: DataOpt = None,
+    val: ValOpt = None,
+    name: Annotated[
+        Optional[str], typer.Option("--name", "-n", help="Which spec of a multi-spec file, or which variant (m-4).")
+    ] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs (default: 10; with --resume: the run's).")] = None,
+    batch_size: BatchSizeOpt = None,
+    lr: LrOpt = None,
+    optimizer: OptimizerOpt = None,
+    seed: SeedOpt = None,
+    val_split: ValSplitOpt = None,
+    patience: PatienceOpt = None,
+    mixed_precision: MixedPrecisionOpt = False,
+    jit: JitOpt = None,
+    distribute: DistributeOpt = None,
+    skip_bad: SkipBadOpt = False,
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Run directory (default: runs/NAME-TIME).")] = None,
+    resume: Annotated[
+        Optional[str], typer.Option("--resume", help="Continue the run in this directory.", show_default=False)
+    ] = None,
+    quiet: QuietOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per event (per epoch).")] = False,
+) -> None:
+    """Train a spec on an image folder; write a run directory (model, history, curves, metrics)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    from cnnspec.errors import SpecError, render_all
+    from cnnspec.run.data import DataError
+    from cnnspec.run.progress import ProgressMode
+    from cnnspec.run.train import TrainError, TrainOptions
+
+    progress: ProgressMode = "json" if as_json else "quiet" if quiet else "rich"
+    if resume is not None:
+        if path is not None or spec is not None or data is not None:
+            fail("--resume DIR takes the spec and data from the run: give no PATH, --spec or --data")
+        given = {
+            "--val": val, "--name": name, "--batch-size": batch_size, "--lr": lr, "--optimizer": optimizer,
+            "--seed": seed, "--val-split": val_split, "--patience": patience, "--jit": jit,
+            "--distribute": distribute, "--out": out,
+            "--mixed-precision": mixed_precision or None, "--skip-bad": skip_bad or None,
+        }  # fmt: skip
+        clash = [flag for flag, value in given.items() if value is not None]
+        if clash:
+            fail(f"--resume keeps the run's settings; only --epochs may change, not {', '.join(clash)}")
+        if epochs is not None and epochs < 1:
+            fail("--epochs: must be at least 1")
+        from cnnspec.run.train import resume as resume_run
+
+        job = lambda: resume_run(resume, epochs=epochs, progress=progress)  # noqa: E731
+    else:
+        text, origin = read_source(path, spec)
+        chosen = _pick_spec(text, origin, name)
+        if data is None:
+            fail("give the image folder with --data DIR")
+        options = train_options(
+            epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed, val_split=val_split,
+            val_dir=val, patience=patience, mixed_precision=mixed_precision, jit=jit, distribute=distribute,
+            skip_bad=skip_bad, out=out,
+        )  # fmt: skip
+        assert isinstance(options, TrainOptions)
+        from cnnspec.run.train import train as train_run
+
+        job = lambda: train_run(chosen, data, options, progress=progress)  # type: ignore[arg-type]  # noqa: E731
+    try:
+        result = job()
+    except (DataError, TrainError) as exc:
+        fail(exc.message, EXIT_INVALID, exc.hint)
+    except SpecError as exc:
+        typer.echo(render_all(exc.diagnostics, exc.source), err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except Exception as exc:  # a failed run: run.json says "failed"; no traceback for the user
+        console(stderr=True).print(f"[bold red]error:[/] training failed: {type(exc).__name__}: {exc}", markup=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    if result.status == "interrupted":
+        if progress != "quiet":
+            console(stderr=True).print(
+                f"[yellow]interrupted after {result.epochs_completed} epochs;[/] continue with "
+                f"cnnspec train --resume {result.run_dir}",
+                markup=True,
+            )
+        raise typer.Exit(128 + (result.signal or 2))
+
+
+__all__ = ["train"]

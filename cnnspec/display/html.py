@@ -1,0 +1,85 @@
+"""Rich display in Jupyter: a parsed or checked spec shows its layer table.
+
+``Spec._repr_html_`` and ``CheckedSpec._repr_html_`` call these pure
+functions, so a notebook cell that ends in ``cnnspec.parse(...)`` or
+``cnnspec.check(...)`` renders the same table as ``cnnspec check``.  Every
+string that comes from a spec (names, items, messages) is escaped.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from cnnspec.errors import Diagnostic, source_line
+from cnnspec.network.checker import CheckedSpec, check
+from cnnspec.notation.formatter import format_spec
+from cnnspec.notation.ir import Spec
+
+_STYLE = (
+    "<style>"
+    ".cnnspec table{border-collapse:collapse;font-size:12px}"
+    ".cnnspec th,.cnnspec td{padding:2px 8px;text-align:right;border-bottom:1px solid #ddd}"
+    ".cnnspec td.l,.cnnspec th.l{text-align:left}"
+    ".cnnspec tr.implied td{font-style:italic;color:#777}"
+    ".cnnspec .err{color:#b00}.cnnspec .warn{color:#a60}"
+    ".cnnspec pre{margin:2px 0 6px 0}"
+    "</style>"
+)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def _diagnostic(d: Diagnostic, source: str) -> str:
+    cls = "err" if d.severity == "error" else "warn"
+    out = f'<div class="{cls}"><b>{escape(d.location)}: {d.severity}[{escape(d.code)}]</b>: {escape(d.message)}'
+    if d.span is not None:
+        line = source_line(source, d.span.line)
+        if line:
+            caret = " " * (d.span.column - 1) + "^" * max(1, d.span.length)
+            out += f"<pre>{escape(line.rstrip())}\n{caret}</pre>"
+    if d.hint:
+        out += f"<div>hint: {escape(d.hint)}</div>"
+    return out + "</div>"
+
+
+def checked_html(checked: CheckedSpec) -> str:
+    """The check table, totals and diagnostics of a checked spec, as HTML."""
+    spec = checked.spec
+    title = (escape(spec.name) + ": " if spec.name else "") + f"<code>{escape(format_spec(spec))}</code>"
+    rows = []
+    if checked.input_shape:
+        rows.append(
+            f'<tr><td></td><td class="l">input</td><td class="l">InputLayer</td><td></td>'
+            f"<td>{_shape(checked.input_shape)}</td><td>0</td><td>0</td></tr>"
+        )
+    for i, layer in enumerate(checked.layers, 1):
+        cls = ' class="implied"' if layer.implied else ""
+        rows.append(
+            f"<tr{cls}><td>{i}</td><td class='l'>{escape(layer.name)}</td><td class='l'>{escape(layer.kind)}</td>"
+            f"<td class='l'><code>{escape(layer.text)}</code></td><td>{_shape(layer.output_shape)}</td>"
+            f"<td>{layer.params:,}</td><td>{layer.macs:,}</td></tr>"
+        )
+    head = "".join(
+        f'<th class="l">{h}</th>' if h in ("layer", "kind", "item") else f"<th>{h}</th>"
+        for h in ("#", "layer", "kind", "item", "output", "params", "MACs")
+    )
+    parts = [_STYLE, '<div class="cnnspec">', f"<div>{title}</div>"]
+    if rows:
+        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    if checked.ok and checked.layers:
+        parts.append(
+            f"<div><b>Total params: {checked.total_params:,}</b> (trainable {checked.trainable_params:,}, "
+            f"non-trainable {checked.non_trainable_params:,}) &middot; MACs: {checked.macs:,}</div>"
+        )
+    source = spec.source
+    parts += [_diagnostic(d, source) for d in (*checked.errors, *checked.warnings)]
+    status = "valid" if checked.ok else f"invalid: {len(checked.errors)} error(s)"
+    parts.append(f'<div class="{"" if checked.ok else "err"}"><b>{status}</b></div></div>')
+    return "".join(parts)
+
+
+def spec_html(spec: Spec) -> str:
+    """A parsed spec shows its check (without an ``I:`` the table says what is missing)."""
+    return checked_html(check(spec))

@@ -1,0 +1,120 @@
+"""Rich renderings for the terminal: the check table and the diagnostics.
+
+Pure functions from checked data to rich renderables; the CLI prints them.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from cnnspec.errors import Diagnostic, source_line
+from cnnspec.network.checker import CheckedSpec
+from cnnspec.network.sources import SpecResult
+from cnnspec.notation.formatter import format_spec
+
+
+def human(n: float, unit: str = "") -> str:
+    """``1234567`` -> ``1.23M``."""
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= factor:
+            return f"{n / factor:.2f}{suffix}{unit}"
+    return f"{n:g}{unit}"
+
+
+def human_bytes(n: int) -> str:
+    for factor, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= factor:
+            return f"{n / factor:.2f} {suffix}"
+    return f"{n} B"
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def check_table(checked: CheckedSpec) -> Table:
+    """The layer table, in the spirit of ``model.summary()``."""
+    title = checked.spec.name or "spec"
+    table = Table(title=f"{title}: {format_spec(checked.spec)}", title_justify="left", show_lines=False)
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("layer")
+    table.add_column("kind")
+    table.add_column("item", style="cyan")
+    table.add_column("output", justify="right")
+    table.add_column("params", justify="right")
+    table.add_column("MACs", justify="right")
+    table.add_column("", style="dim")
+    if checked.input_shape:
+        table.add_row("", "input", "InputLayer", "", shape_text(checked.input_shape), "0", "0", "raw 0-255")
+    for i, layer in enumerate(checked.layers, 1):
+        note = "implied" if layer.implied else layer.detail
+        table.add_row(
+            str(i),
+            layer.name,
+            layer.kind,
+            layer.text,
+            shape_text(layer.output_shape),
+            f"{layer.params:,}",
+            human(layer.macs) if layer.macs else "0",
+            note,
+            style="italic" if layer.implied else None,
+        )
+    return table
+
+
+def totals(checked: CheckedSpec) -> Text:
+    t = Text()
+    t.append(f"Total params: {checked.total_params:,}", style="bold")
+    t.append(f"  (trainable {checked.trainable_params:,}, non-trainable {checked.non_trainable_params:,})\n")
+    t.append(f"MACs: {checked.macs:,} ({human(checked.macs)})  ")
+    t.append(f"params: {human_bytes(checked.param_bytes)}  activations/image: {human_bytes(checked.activation_bytes)}")
+    if checked.head_from_data:
+        t.append(
+            "\nno O: and no --classes: the head (softmax over the data's classes) will come from the data", "yellow"
+        )
+    return t
+
+
+def diagnostic(d: Diagnostic, source: str) -> Text:
+    """One diagnostic with its source line and caret."""
+    color = "red" if d.severity == "error" else "yellow"
+    t = Text()
+    t.append(f"{d.location}: ", style="bold")
+    t.append(f"{d.severity}[{d.code}]", style=f"bold {color}")
+    t.append(f": {d.message}")
+    if d.spec:
+        t.append(f" (spec {d.spec})", style="dim")
+    if d.span is not None:
+        line = source_line(source, d.span.line)
+        if line:
+            t.append("\n  " + line.replace("\t", " ").rstrip())
+            t.append("\n  " + " " * (d.span.column - 1) + "^" * max(1, d.span.length), style=f"bold {color}")
+    if d.hint:
+        t.append("\n  hint: ", style="cyan")
+        t.append(d.hint)
+    return t
+
+
+def result(res: SpecResult) -> RenderableType:
+    """Everything ``cnnspec check`` prints for one spec."""
+    parts: list[RenderableType] = []
+    if res.checked is not None and res.checked.layers:
+        parts.append(check_table(res.checked))
+        if res.checked.ok:
+            parts.append(totals(res.checked))
+    for d in res.errors + res.warnings:
+        parts.append(diagnostic(d, res.source))
+    status = Text()
+    label = f"{res.name}: " if res.name else ""
+    if res.ok:
+        n = len(res.warnings)
+        status.append(f"{label}valid", style="bold green")
+        if n:
+            status.append(f" with {n} warning{'s' * (n != 1)}", style="yellow")
+    else:
+        n = len(res.errors)
+        status.append(f"{label}invalid: {n} error{'s' * (n != 1)}", style="bold red")
+    parts.append(status)
+    return Group(*parts)

@@ -1,0 +1,199 @@
+"""Spec -> canonical text.
+
+Sections in order, one space between items, modifiers in the order count,
+``k``, ``s``, ``v``, activation, ``n``, ``L2``, defaults left out, implied
+pools spelled out (``p0`` kept where it was written), rates as a Unicode
+fraction where one is exact.  ``parse(format(s))`` is the same network as
+``s``, and formatting is idempotent.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+from cnnspec.notation.ir import Augment, Conv, Dense, Dropout, GlobalPool, Head, NoPool, Pool, Spec, SpecFile
+from cnnspec.notation.parser import UNICODE_FRACTIONS
+
+_FRACTION_CHARS = {v: k for k, v in UNICODE_FRACTIONS.items()}
+
+
+def _decimal(x: Fraction | float) -> str:
+    """Shortest decimal text: ``.25``, ``1.5``, ``0.001`` -> ``.001``."""
+    if isinstance(x, Fraction):
+        den = x.denominator
+        for p in (2, 5):
+            while den % p == 0:
+                den //= p
+        if den != 1:  # not a terminating decimal: the float's shortest repr
+            x = float(x)
+    if isinstance(x, Fraction):
+        # Exact terminating decimal.
+        digits = 0
+        while (x * 10**digits).denominator != 1:
+            digits += 1
+        # Integer arithmetic, not a float: .99999999999999999999 must not print as 1.0…
+        whole, frac = divmod(abs(x.numerator) * 10**digits // x.denominator, 10**digits)
+        text = ("-" if x < 0 else "") + (f"{whole}.{frac:0{digits}d}" if digits else str(whole))
+    else:
+        text = repr(float(x))
+        if "e" in text:
+            # Positional digits of the shortest repr: 1e-20 is .00000000000000000001.
+            text = f"{Decimal(text):f}"
+        if text.endswith(".0"):
+            text = text[:-2]
+    if text.startswith("0."):
+        text = text[1:]
+    return text
+
+
+def format_rate(rate: Fraction) -> str:
+    """``Fraction(1, 4)`` -> ``¼``; ``Fraction(3, 10)`` -> ``.3``."""
+    if rate in _FRACTION_CHARS:
+        return _FRACTION_CHARS[rate]
+    return _decimal(rate)
+
+
+def _l2(l2: float | None) -> str:
+    if l2 is None:
+        return ""
+    if l2 == 0.01:
+        return "L2"
+    text = repr(l2)
+    if "e" in text:
+        mant, exp = text.split("e")
+        text = f"{mant.removesuffix('.0')}e{int(exp)}"
+    return f"L2={text.removesuffix('.0')}"
+
+
+def _conv(c: Conv) -> str:
+    out = str(c.filters)
+    kh, kw = c.kernel
+    if (kh, kw) != (3, 3):
+        out += f"k{kh}" if kh == kw else f"k{kh}x{kw}"
+    if c.stride != 1:
+        out += f"s{c.stride}"
+    if c.padding == "valid":
+        out += "v"
+    if c.activation != "R":
+        out += c.activation
+    if c.batchnorm:
+        out += "n"
+    return out + _l2(c.l2)
+
+
+def _dense(d: Dense) -> str:
+    out = str(d.units)
+    if d.activation != "I":
+        out += d.activation
+    if d.batchnorm:
+        out += "n"
+    return out + _l2(d.l2)
+
+
+def _head(h: Head) -> str:
+    out = str(h.classes)
+    default = "S" if h.classes == 1 else None
+    if h.activation is not None and h.activation != default:
+        out += h.activation
+    return out + _l2(h.l2)
+
+
+def _pool(p: Pool) -> str:
+    return ("ap" if p.op == "avg" else "p") + ("" if p.size == 2 else str(p.size))
+
+
+def _augment(a: Augment) -> str:
+    return a.name + ("" if a.factor is None else _decimal(a.factor))
+
+
+def format_spec(spec: Spec) -> str:
+    """The canonical one-line form of a spec (without its name).
+
+    >>> from cnnspec import parse
+    >>> format_spec(parse("C: 16n 16n d0.25 32RL2=0.01 D: 16R O: 10"))
+    'C: 16n 16n p d¼ 32L2 p D: 16R O: 10'
+    """
+    parts: list[str] = []
+    if spec.input:
+        parts.append(f"I: {spec.input.height}x{spec.input.width}x{spec.input.channels}")
+    if spec.augment:
+        parts.append("A: " + " ".join(_augment(a) for a in spec.augment))
+    if spec.conv:
+        items: list[str] = []
+        nopool = False
+        for item in spec.conv:
+            if isinstance(item, Conv):
+                items.append(_conv(item))
+            elif isinstance(item, Pool):
+                items.append(_pool(item))
+            elif isinstance(item, GlobalPool):
+                items.append("gap" if item.op == "avg" else "gmp")
+            elif isinstance(item, Dropout):
+                items.append("d" + format_rate(item.rate))
+            elif isinstance(item, NoPool):
+                nopool = True
+        if nopool:
+            items.append("p0")
+        parts.append("C: " + " ".join(items))
+    if spec.dense:
+        parts.append(
+            "D: " + " ".join(_dense(d) if isinstance(d, Dense) else "d" + format_rate(d.rate) for d in spec.dense)
+        )
+    if spec.head:
+        parts.append("O: " + _head(spec.head))
+    return " ".join(parts)
+
+
+def format_file(specs: SpecFile | list[Spec]) -> str:
+    """Canonical text of a file: ``name = spec`` lines, or the one unnamed spec."""
+    items = specs.specs if isinstance(specs, SpecFile) else specs
+    lines = [f"{s.name} = {format_spec(s)}" if s.name is not None else format_spec(s) for s in items]
+    return "\n".join(lines) + "\n"
+
+
+def format(spec: Spec | SpecFile) -> str:  # noqa: A001 - the public name the API promises
+    """Canonical text of a spec or a whole file."""
+    if isinstance(spec, SpecFile):
+        return format_file(spec)
+    return format_spec(spec)
+
+
+def _comment(line: str) -> str | None:
+    """The ``# ...`` part of a line, if any (``#`` never occurs inside an item)."""
+    i = line.find("#")
+    return line[i:].rstrip() if i >= 0 else None
+
+
+def format_source(text: str, parsed: SpecFile) -> str:
+    """Canonical text of a whole file, keeping its comments and blank lines.
+
+    Each spec becomes one canonical line.  Comment lines before or inside a
+    spec go just before that line; a comment at the end of its one item line
+    stays at the end (``  # ...``), several such comments go before it, one
+    line each; comment or blank lines after a spec's last item stay after
+    it.  So ``fmt --write`` never loses a note.
+    """
+    lines = text.splitlines()
+    named = any(s.name is not None for s in parsed.specs)
+    starts = [s.first_line for s in parsed.specs] if named else [1]
+    out: list[str] = [line.rstrip() for line in lines[: starts[0] - 1]]  # comments before the first name
+    for k, spec in enumerate(parsed.specs):
+        begin = starts[k] - 1
+        end = starts[k + 1] - 1 if k + 1 < len(starts) else len(lines)
+        region = lines[begin:end]
+        content = [i for i, line in enumerate(region) if line.split("#", 1)[0].strip()]
+        last = content[-1] if content else 0
+        canonical = f"{spec.name} = {format_spec(spec)}" if spec.name is not None else format_spec(spec)
+        notes = [(i in content, note) for i, line in enumerate(region[: last + 1]) if (note := _comment(line))]
+        inline = [note for on_item_line, note in notes if on_item_line]
+        if len(inline) == 1:
+            out.extend(note for on_item_line, note in notes if not on_item_line)
+            out.append(f"{canonical}  {inline[0]}")
+        else:  # several item-line comments: all notes before the spec, in order, one line each
+            out.extend(note for _, note in notes)
+            out.append(canonical)
+        out.extend(line.rstrip() for line in region[last + 1 :])
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n"

@@ -1,0 +1,216 @@
+"""The intermediate representation: what a spec *means*, independent of text.
+
+Every node is a frozen pydantic model that remembers the span of the token
+it came from, so the checker, the builder and the CLI can always point back
+at what the user wrote.  Implied pools are resolved by the parser and appear
+here as ordinary :class:`Pool` nodes with ``implied=True``.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
+
+
+def _to_fraction(value: object) -> Fraction:
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, (int, str)):
+        return Fraction(value)
+    if isinstance(value, float):
+        return Fraction(value).limit_denominator(10**9)
+    raise ValueError(f"not a rate: {value!r}")
+
+
+#: A dropout rate, kept exactly (``⅓`` is 1/3) and serialized as ``"1/3"``.
+Rate = Annotated[
+    Fraction,
+    PlainValidator(_to_fraction),
+    PlainSerializer(lambda f: str(f), return_type=str),
+]
+
+Activation = Literal["R", "T", "S", "E", "G", "W", "I"]
+
+#: Activation letter -> Keras activation name.  GELU is the exact form,
+#: which is Keras 3's default (``approximate=False``).
+KERAS_ACTIVATIONS: dict[str, str] = {
+    "R": "relu",
+    "T": "tanh",
+    "S": "sigmoid",
+    "E": "elu",
+    "G": "gelu",
+    "W": "silu",
+    "I": "linear",
+}
+
+
+class Span(BaseModel):
+    """Where a token sits in its source: 1-based line and column, and length."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line: int
+    column: int
+    length: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.line}:{self.column}"
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    span: Span
+    text: str = ""
+
+
+class Conv(Node):
+    """A 2-D convolution: ``64k5s2vRnL2=0.001``."""
+
+    kind: Literal["conv"] = "conv"
+    filters: int
+    kernel: tuple[int, int] = (3, 3)
+    stride: int = 1
+    padding: Literal["same", "valid"] = "same"
+    activation: Activation = "R"
+    batchnorm: bool = False
+    l2: float | None = None
+
+
+class Pool(Node):
+    """A max or average pool of ``size`` x ``size`` with stride ``size``."""
+
+    kind: Literal["pool"] = "pool"
+    op: Literal["max", "avg"] = "max"
+    size: int = 2
+    implied: bool = False
+
+
+class GlobalPool(Node):
+    """``gap`` / ``gmp``: global average or max pooling (output is flat)."""
+
+    kind: Literal["globalpool"] = "globalpool"
+    op: Literal["avg", "max"] = "avg"
+
+
+class NoPool(Node):
+    """``p0``: the implied-pooling rule is off; adds no layer."""
+
+    kind: Literal["nopool"] = "nopool"
+
+
+class Dropout(Node):
+    kind: Literal["dropout"] = "dropout"
+    rate: Rate
+
+
+class Dense(Node):
+    """A dense layer; linear unless an activation letter is written."""
+
+    kind: Literal["dense"] = "dense"
+    units: int
+    activation: Activation = "I"
+    batchnorm: bool = False
+    l2: float | None = None
+
+
+class Head(Node):
+    """The classifier head ``O: N``: softmax for N > 1, sigmoid for N = 1."""
+
+    kind: Literal["head"] = "head"
+    classes: int
+    activation: Activation | None = None
+    l2: float | None = None
+
+    @property
+    def keras_activation(self) -> str:
+        if self.activation is not None:
+            return KERAS_ACTIVATIONS[self.activation]
+        return "softmax" if self.classes > 1 else "sigmoid"
+
+
+AugmentName = Literal["flip", "vflip", "hvflip", "rot", "zoom", "shift", "contrast", "bright"]
+
+
+class Augment(Node):
+    kind: Literal["augment"] = "augment"
+    name: AugmentName
+    factor: float | None = None
+
+
+#: Largest input tensor accepted (values per image): 4096x4096x3.
+MAX_INPUT_ELEMENTS = 4096 * 4096 * 3
+#: Largest single input dimension.
+MAX_INPUT_DIM = 16384
+
+
+def input_too_large(shape: tuple[int, ...]) -> str | None:
+    """The E163 message for an input shape over the documented bound, else None."""
+    total = 1
+    for d in shape:
+        total *= d
+    if max(shape) > MAX_INPUT_DIM or total > MAX_INPUT_ELEMENTS:
+        return (
+            f"input {'x'.join(map(str, shape))} holds {total:,} values; the largest accepted is "
+            f"{MAX_INPUT_ELEMENTS:,} (4096x4096x3) with no dimension over {MAX_INPUT_DIM}"
+        )
+    return None
+
+
+class InputShape(Node):
+    kind: Literal["input"] = "input"
+    height: int
+    width: int
+    channels: int
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.height, self.width, self.channels)
+
+
+ConvItem = Annotated[Union[Conv, Pool, GlobalPool, NoPool, Dropout], Field(discriminator="kind")]
+DenseItem = Annotated[Union[Dense, Dropout], Field(discriminator="kind")]
+
+
+class Spec(BaseModel):
+    """One parsed spec.  Sections left out are ``None``; a written section is a
+    non-empty tuple.  ``source`` and ``origin`` let diagnostics show the text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = None
+    input: InputShape | None = None
+    augment: tuple[Augment, ...] | None = None
+    conv: tuple[ConvItem, ...] | None = None
+    dense: tuple[DenseItem, ...] | None = None
+    head: Head | None = None
+    origin: str = "<string>"
+    source: str = ""
+    #: Line in ``source``'s file where this spec starts (1-based): named specs
+    #: of a multi-spec file keep their file positions in every span.
+    first_line: int = 1
+
+    @property
+    def has_implied_pools(self) -> bool:
+        return any(isinstance(i, Pool) and i.implied for i in self.conv or ())
+
+
+class SpecFile(BaseModel):
+    """A ``.cnn`` file: one unnamed spec, or several named ones."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    origin: str = "<string>"
+    specs: tuple[Spec, ...]
+
+    @property
+    def named(self) -> bool:
+        return any(s.name is not None for s in self.specs)
+
+    def __getitem__(self, name: str) -> Spec:
+        for spec in self.specs:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)

@@ -1,0 +1,347 @@
+"""Variants: alternatives in braces, expanded to every combination.
+
+``C: {16,32}n {16,32}n d¼ D: {8,16}R`` stands for 2 x 2 x 2 = 8 specs.  The
+expansion works on the *text*, before parsing, and keeps every position:
+
+* each brace group is replaced by one alternative written at the column of
+  its ``{`` and padded with blanks to the group's width, so every token that
+  follows stays on its own line and column;
+* a per-line column map sends every diagnostic of a variant back to the
+  original text (a caret under a whole token that came out of braces covers
+  the braces too), so ``cnnspec check`` points at what the user wrote.
+
+Names: a named spec ``m = ...`` expands to ``m-<alt>-<alt>...``, one part per
+brace group, each part the chosen alternative made into name characters
+(``¼`` -> ``1_4``, ``25%`` -> ``25pct``, an empty alternative -> ``none``).
+Where two variants would get the same name, the spec's variants are numbered
+``m-1``, ``m-2``, ... in expansion order instead.  An unnamed spec uses the
+base name given by the caller (``spec`` by default).  The first brace group
+varies slowest, as in :func:`itertools.product`.
+
+>>> [s.name for s in expand_file("C: {16,32}n D: {8,16}R").specs]
+['spec-16-8', 'spec-16-16', 'spec-32-8', 'spec-32-16']
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from dataclasses import dataclass, field
+
+from cnnspec.errors import Diagnostic, SpecError
+from cnnspec.notation.ir import Node, Span, Spec, SpecFile
+from cnnspec.notation.parser import NAMED_LINE, UNICODE_FRACTIONS, ParsedFile, ParsedSpec, parse_file_results
+
+#: Most variants one spec may expand to: a typo such as ``{8,16,...}`` in
+#: five places should not silently queue thousands of trainings.
+MAX_VARIANTS = 1000
+
+#: Base name of the variants of an unnamed spec.
+DEFAULT_BASE = "spec"
+
+
+@dataclass(frozen=True)
+class Alternative:
+    text: str  # stripped
+    col: int  # 0-based offset of its first character in the line (of '{' +1 when empty)
+
+
+@dataclass(frozen=True)
+class Group:
+    """One ``{a,b,...}`` on one line (0-based offsets, ``end`` past the ``}``)."""
+
+    line: int  # 1-based
+    start: int
+    end: int
+    alternatives: tuple[Alternative, ...]
+
+
+@dataclass
+class _Scan:
+    groups: list[Group] = field(default_factory=list)
+    errors: list[tuple[int, Diagnostic]] = field(default_factory=list)  # (line, diagnostic)
+
+
+def _code_start(line: str) -> int:
+    """Where the spec text of a line starts: after ``name =`` on a named line."""
+    m = NAMED_LINE.match(line)
+    return m.end() if m else 0
+
+
+def has_variants(text: str) -> bool:
+    """True when ``text`` holds a brace outside comments and names."""
+    for line in text.splitlines():
+        code = line[_code_start(line) :].split("#", 1)[0]
+        if "{" in code or "}" in code:
+            return True
+    return False
+
+
+def _scan(text: str, origin: str) -> _Scan:
+    out = _Scan()
+
+    def error(code: str, msg: str, line: int, col: int, length: int, hint: str | None = None) -> None:
+        span = Span(line=line, column=col + 1, length=max(1, length))
+        out.errors.append((line, Diagnostic(code=code, message=msg, span=span, hint=hint, origin=origin)))
+
+    for ln, line in enumerate(text.splitlines(), 1):
+        i = _code_start(line)
+        while i < len(line):
+            ch = line[i]
+            if ch == "#":
+                break
+            if ch == "}":
+                error("E603", "'}' without an opening '{'", ln, i, 1, "alternatives are written {16,32}")
+                i += 1
+                continue
+            if ch != "{":
+                i += 1
+                continue
+            close = line.find("}", i + 1)
+            inner_end = close if close >= 0 else len(line)
+            nested = line.find("{", i + 1, inner_end)
+            comment = line.find("#", i + 1, inner_end)
+            if nested >= 0:
+                error("E602", "braces cannot nest: '{' inside '{...}'", ln, nested, 1,
+                      "write every combination as one alternative: {16 32,64 64}")  # fmt: skip
+                i = inner_end + 1
+                continue
+            if close < 0 or comment >= 0:
+                error("E601", "'{' is not closed on its line: expected '}'", ln, i, 1,
+                      "alternatives stay on one line and hold no comment: {16,32}")  # fmt: skip
+                break
+            alts: list[Alternative] = []
+            pos = i + 1
+            for part in line[i + 1 : close].split(","):
+                lead = len(part) - len(part.lstrip())
+                alts.append(Alternative(part.strip(), pos + lead if part.strip() else pos))
+                pos += len(part) + 1
+            if len(alts) == 1 and not alts[0].text:
+                error("E605", "empty braces: expected alternatives such as {16,32}", ln, i, close - i + 1)
+            else:
+                seen: set[str] = set()
+                dup = next((a for a in alts if a.text in seen or seen.add(a.text)), None)  # type: ignore[func-returns-value]
+                if dup is not None:
+                    error("E604", f"alternative '{dup.text}' repeated in braces", ln, dup.col, max(1, len(dup.text)),
+                          "each alternative once")  # fmt: skip
+                else:
+                    out.groups.append(Group(ln, i, close + 1, tuple(alts)))
+            i = close + 1
+    return out
+
+
+# --------------------------------------------------------------------------
+# Names
+
+
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_.]")
+_CHAR_NAMES = {"/": "_", "%": "pct", "=": "", " ": "_", "\t": "_"}
+
+
+def _name_part(alt: str) -> str:
+    if not alt:
+        return "none"
+    out = []
+    for ch in alt:
+        if _NAME_CHARS.match(ch):
+            out.append(ch)
+        elif ch in UNICODE_FRACTIONS:
+            f = UNICODE_FRACTIONS[ch]
+            out.append(f"{f.numerator}_{f.denominator}")
+        else:
+            out.append(_CHAR_NAMES.get(ch, "_"))
+    return "".join(out) or "x"
+
+
+def variant_names(base: str, groups: list[Group]) -> list[str]:
+    """Names of all combinations, in expansion order (see the module doc)."""
+    combos = list(itertools.product(*(g.alternatives for g in groups)))
+    readable = [base + "-" + "-".join(_name_part(a.text) for a in combo) for combo in combos]
+    if len(set(readable)) == len(readable):
+        return readable
+    return [f"{base}-{i}" for i in range(1, len(combos) + 1)]
+
+
+# --------------------------------------------------------------------------
+# Substitution with a column map
+
+
+@dataclass
+class _LineMap:
+    cols: list[int]  # expanded offset -> original offset
+    starts: dict[int, int]  # expanded offset of an alternative's first char -> original '{'
+    ends: dict[int, int]  # expanded offset of an alternative's last char -> original '}'
+
+
+class _Mapper:
+    """Sends spans of an expanded variant back to the original text."""
+
+    def __init__(self, maps: dict[int, _LineMap]) -> None:
+        self.maps = maps
+
+    def span(self, span: Span | None) -> Span | None:
+        if span is None or span.line not in self.maps:
+            return span
+        m = self.maps[span.line]
+        last = len(m.cols) - 1
+        s = min(max(span.column - 1, 0), last)
+        e = min(max(s + span.length - 1, s), last)
+        os_ = m.starts.get(s, m.cols[s])
+        oe = m.ends.get(e, m.cols[e])
+        if oe < os_:
+            oe = os_
+        return Span(line=span.line, column=os_ + 1, length=oe - os_ + 1)
+
+    def diagnostic(self, d: Diagnostic, name: str | None) -> Diagnostic:
+        return d.replace(span=self.span(d.span), spec=name)
+
+    def node(self, node: Node) -> Node:
+        return node.model_copy(update={"span": self.span(node.span)})
+
+    def spec(self, spec: Spec, name: str, source: str) -> Spec:
+        update: dict[str, object] = {"name": name, "source": source}
+        if spec.input is not None:
+            update["input"] = self.node(spec.input)
+        if spec.head is not None:
+            update["head"] = self.node(spec.head)
+        for key in ("augment", "conv", "dense"):
+            items = getattr(spec, key)
+            if items is not None:
+                update[key] = tuple(self.node(n) for n in items)
+        return spec.model_copy(update=update)
+
+
+def _substitute(lines: list[str], chosen: list[tuple[Group, Alternative]]) -> tuple[list[str], _Mapper]:
+    out = list(lines)
+    maps: dict[int, _LineMap] = {}
+    by_line: dict[int, list[tuple[Group, Alternative]]] = {}
+    for g, a in chosen:
+        by_line.setdefault(g.line, []).append((g, a))
+    for ln, pairs in by_line.items():
+        line = lines[ln - 1]
+        at = {g.start: (g, a) for g, a in pairs}
+        text: list[str] = []
+        m = _LineMap([], {}, {})
+        pos = pending = 0
+        # The padding that keeps later columns in place goes at the end of
+        # the token holding the braces, never inside it: `{16,32}n` -> `16n     `.
+        while pos <= len(line):
+            if pending and (pos == len(line) or line[pos].isspace() or line[pos] == "#"):
+                text.append(" " * pending)
+                m.cols.extend([pos - 1] * pending)
+                pending = 0
+            if pos == len(line):
+                break
+            if pos in at:
+                g, a = at[pos]
+                if a.text:
+                    m.starts[len(m.cols)] = g.start
+                    m.ends[len(m.cols) + len(a.text) - 1] = g.end - 1
+                text.append(a.text)
+                m.cols.extend(range(a.col, a.col + len(a.text)))
+                pending += g.end - g.start - len(a.text)
+                pos = g.end
+                continue
+            text.append(line[pos])
+            m.cols.append(pos)
+            pos += 1
+        out[ln - 1] = "".join(text)
+        maps[ln] = m
+    return out, _Mapper(maps)
+
+
+# --------------------------------------------------------------------------
+# Public API
+
+
+def expand_results(text: str, origin: str = "<string>", base: str = DEFAULT_BASE) -> ParsedFile:
+    """Like :func:`cnnspec.notation.parser.parse_file_results`, with variants expanded.
+
+    Every spec holding braces becomes one :class:`ParsedSpec` per
+    combination, named as the module doc says; every span and diagnostic
+    points into ``text`` as written, and each spec's ``source`` is ``text``.
+    A text without braces parses exactly as without this module.
+    """
+    if not has_variants(text):
+        return parse_file_results(text, origin)
+    scan = _scan(text, origin)
+    lines = text.splitlines()
+    # A neutral text (first alternatives) gives the file-level errors and
+    # the specs as the parser splits them.
+    neutral, _ = _substitute(lines, [(g, g.alternatives[0]) for g in scan.groups])
+    trailing = "\n" if text.endswith("\n") else ""
+    plain = parse_file_results("\n".join(neutral) + trailing, origin)
+    named = any(NAMED_LINE.match(line) for line in lines)
+    # Every named line, accepted or not, closes the spec before it.
+    bounds = sorted({i + 1 for i, line in enumerate(lines) if NAMED_LINE.match(line)}) if named else [1]
+
+    def extent(first: int) -> tuple[int, int]:
+        later = [b for b in bounds if b > first]
+        return first, (later[0] - 1 if later else len(lines))
+
+    taken = {ps.name for ps in plain.specs if ps.name is not None}
+    specs: list[ParsedSpec] = []
+    for ps in plain.specs:
+        lo, hi = extent(ps.line)
+        groups = [g for g in scan.groups if lo <= g.line <= hi]
+        errs = [d for line, d in scan.errors if lo <= line <= hi]
+        name = ps.name
+        if errs:
+            specs.append(ParsedSpec(name, None, [d.replace(spec=name) for d in errs], ps.line))
+            continue
+        if not groups:
+            spec = ps.spec.model_copy(update={"source": text}) if ps.spec is not None else None
+            specs.append(ParsedSpec(name, spec, ps.errors, ps.line))
+            continue
+        count = math.prod(len(g.alternatives) for g in groups)
+        if count > MAX_VARIANTS:
+            g = groups[0]
+            d = Diagnostic(
+                code="E606",
+                message=f"the braces expand to {count:,} variants, more than the {MAX_VARIANTS:,} allowed",
+                span=Span(line=g.line, column=g.start + 1, length=g.end - g.start),
+                hint="split the spec into several, or use fewer alternatives",
+                origin=origin,
+                spec=name,
+            )
+            specs.append(ParsedSpec(name, None, [d], ps.line))
+            continue
+        base_name = name or base
+        names = variant_names(base_name, groups)
+        clash = [n for n in names if n in taken]
+        if clash:
+            names = [f"{base_name}-{i}" for i in range(1, count + 1)]
+            clash = [n for n in names if n in taken]
+        if clash:
+            g = groups[0]
+            d = Diagnostic(
+                code="E607",
+                message=f"variant name '{clash[0]}' is also the name of another spec",
+                span=Span(line=g.line, column=g.start + 1, length=g.end - g.start),
+                hint=f"rename that spec or '{base_name}'",
+                origin=origin,
+                spec=name,
+            )
+            specs.append(ParsedSpec(name, None, [d], ps.line))
+            continue
+        taken.update(names)
+        # Only this spec's lines, the others blanked: positions stay put.
+        keep = [line if lo <= i <= hi else "" for i, line in enumerate(lines, 1)]
+        for vname, combo in zip(names, itertools.product(*(g.alternatives for g in groups)), strict=True):
+            sub, mapper = _substitute(keep, list(zip(groups, combo, strict=True)))
+            one = parse_file_results("\n".join(sub) + trailing, origin).specs[0]
+            vspec = mapper.spec(one.spec, vname, text) if one.spec is not None else None
+            specs.append(ParsedSpec(vname, vspec, [mapper.diagnostic(d, vname) for d in one.errors], ps.line))
+    # Brace errors on lines that belong to no spec (before the first name).
+    first = min((ps.line for ps in plain.specs), default=len(lines) + 1)
+    stray = [d for line, d in scan.errors if named and line < first]
+    return ParsedFile(origin, text, specs, plain.errors + stray)
+
+
+def expand_file(text: str, origin: str = "<string>", base: str = DEFAULT_BASE) -> SpecFile:
+    """Parse a text with variants into a :class:`SpecFile`; raise :class:`SpecError` with every error."""
+    parsed = expand_results(text, origin, base)
+    if parsed.all_errors:
+        raise SpecError(parsed.all_errors, text)
+    return SpecFile(origin=origin, specs=tuple(s.spec for s in parsed.specs if s.spec is not None))

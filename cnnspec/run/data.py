@@ -1,0 +1,519 @@
+"""Image folder -> scanned, validated :class:`DataPlan` -> ``tf.data`` pipelines.
+
+Three steps, so that every refusal happens before anything is written:
+
+1. :func:`scan` lists a folder the way Keras' ``image_dataset_from_directory``
+   will (one subfolder per class, files with an image extension, searched
+   recursively) and opens every file with Pillow: classes, counts per class,
+   sizes and colour modes seen, files that are not decodable images, and a
+   fingerprint of the names and sizes.  Pure Python; no TensorFlow.
+2. :func:`plan` decides what training will read (image shape, colour mode,
+   the split) and raises :class:`DataError` for what cannot work.
+3. :func:`open_datasets` builds the pipelines with Keras' own loader.  The
+   loader's decoded images are cached *unbatched*, and shuffled after the
+   cache: caching its batched output would replay the first epoch's order in
+   every epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+#: The extensions Keras' loader reads (compared lower-case).
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+#: Pillow formats that TensorFlow's ``decode_image`` can read (MPO is a JPEG).
+TF_FORMATS = {"BMP", "GIF", "JPEG", "MPO", "PNG"}
+#: Colour mode of Keras' loader for a channel count.
+COLOR_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
+#: Pillow modes without colour, and with an alpha channel.
+_GRAY_MODES = {"1", "L", "I", "I;16", "I;16B", "I;16L", "F"}
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+#: How many bad files a message lists before it says "and N more".
+SHOW_BAD = 10
+#: The shuffle buffer holds the whole training set up to this many images.
+MAX_SHUFFLE_BUFFER = 100_000
+#: Mixes the run's seed and the epoch into one shuffle seed (a prime, so that
+#: seed s at epoch e and seed s+1 at epoch e-1 do not share an order).
+EPOCH_STRIDE = 1_000_003
+
+
+def epoch_seed(seed: int, epoch: Any) -> Any:
+    """The shuffle seed of one epoch: a function of the run's seed and the
+    epoch alone (a Python int, or a tensor when ``epoch`` is one)."""
+    return seed * EPOCH_STRIDE + epoch
+
+
+class DataError(ValueError):
+    """A data folder that cannot be trained on: a message and a hint."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message + (f"\nhint: {hint}" if hint else ""))
+
+
+class BadFile(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: str  # relative to the folder, with '/'
+    reason: str
+
+
+class FolderScan(BaseModel):
+    """What an image folder holds, as Keras' loader will see it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    class_names: tuple[str, ...]
+    #: Files per class (bad ones included).
+    counts: dict[str, int]
+    #: Relative paths of every image file, sorted.
+    files: tuple[str, ...]
+    bad: tuple[BadFile, ...] = ()
+    #: ``"HxW"`` -> number of images of that size (decodable images only).
+    sizes: dict[str, int]
+    #: Pillow mode -> number of images.
+    modes: dict[str, int]
+    #: sha256 of every relative name and byte size, one per line, sorted.
+    fingerprint: str
+
+    @property
+    def total(self) -> int:
+        return len(self.files)
+
+    @property
+    def good_counts(self) -> dict[str, int]:
+        bad = Counter(b.path.split("/", 1)[0] for b in self.bad)
+        return {name: n - bad[name] for name, n in self.counts.items()}
+
+    @property
+    def good_total(self) -> int:
+        return self.total - len(self.bad)
+
+    @property
+    def channels(self) -> int:
+        """1 when every image is grayscale, 4 when every one has alpha, else 3."""
+        modes = set(self.modes)
+        if modes and modes <= _GRAY_MODES:
+            return 1
+        if modes and modes <= _ALPHA_MODES:
+            return 4
+        return 3
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """The one image size ``(H, W)`` shared by every image, or None."""
+        if len(self.sizes) != 1:
+            return None
+        h, w = next(iter(self.sizes)).split("x")
+        return int(h), int(w)
+
+    def data_record(self) -> dict[str, object]:
+        """The ``data`` entry of ``run.json``."""
+        return {
+            "path": self.path,
+            "files": self.total,
+            "fingerprint": self.fingerprint,
+            "counts": self.counts,
+            "bad": [b.path for b in self.bad],
+        }
+
+    def describe(self) -> str:
+        """One line: ``10 classes, 1797 images, 8x8 grayscale``."""
+        sizes = ", ".join(f"{s} ({n})" if len(self.sizes) > 1 else s for s, n in _top(self.sizes, 3))
+        if len(self.sizes) > 3:
+            sizes += f", ... ({len(self.sizes)} sizes)"
+        colour = {1: "grayscale", 3: "colour", 4: "with alpha"}[self.channels]
+        text = f"{len(self.class_names)} classes, {self.total} images, {sizes} {colour}"
+        if self.bad:
+            text += f", {len(self.bad)} not decodable"
+        return text
+
+
+def count_line(counts: dict[str, int], most: int = 24) -> str:
+    """Images per class on one line, in class order: ``cat 12 · dog 12``
+    (past ``most`` classes, the rest are summed: ``· 76 more classes 890``)."""
+    shown = [f"{name} {n}" for name, n in list(counts.items())[:most]]
+    rest = list(counts.values())[most:]
+    if rest:
+        shown.append(f"{len(rest)} more classes {sum(rest)}")
+    return " · ".join(shown)
+
+
+def _top(counter: dict[str, int], n: int) -> list[tuple[str, int]]:
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+def _probe(path: Path) -> tuple[str | None, str | None, str]:
+    """``(size "HxW", mode, "")`` for a readable image, else ``(None, None, reason)``."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            fmt = im.format or "?"
+            if fmt not in TF_FORMATS:
+                return None, None, f"a {fmt} image, which TensorFlow cannot decode"
+            im.load()  # a full decode: truncated files fail here, not in epoch 3
+            return f"{im.height}x{im.width}", im.mode, ""
+    except UnidentifiedImageError:
+        return None, None, "not an image"
+    except Exception as exc:  # Pillow raises many kinds for broken files
+        return None, None, f"cannot be decoded ({type(exc).__name__}: {exc})".replace("\n", " ")
+
+
+def scan(path: str | os.PathLike[str], *, decode: bool = True) -> FolderScan:
+    """List and open every image of a class-per-subfolder folder.
+
+    Raises :class:`DataError` for a missing folder, one with no class
+    subfolders or a single class, and a class with no image files.
+    Undecodable files are listed in ``bad``, not raised: :func:`plan` decides.
+    """
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise DataError(f"no such data folder: {path}", "give a folder with one subfolder of images per class")
+    if not root.is_dir():
+        raise DataError(f"{path} is not a folder", "give a folder with one subfolder of images per class")
+    # Hidden folders (.ipynb_checkpoints, .git) are no classes.
+    class_names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_names:
+        loose = sum(1 for p in root.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        raise DataError(
+            f"{path} has no class subfolders" + (f" (it holds {loose} images directly)" if loose else ""),
+            "put the images of each class in their own subfolder: DIR/cat/*.png, DIR/dog/*.png",
+        )
+    if len(class_names) == 1:
+        raise DataError(
+            f"{path} has a single class subfolder ({class_names[0]}): a classifier needs at least 2",
+            "add a subfolder per class",
+        )
+    files: list[str] = []
+    counts: dict[str, int] = {}
+    for name in class_names:
+        found = []
+        for dirpath, _dirs, names in os.walk(root / name):
+            for fname in names:
+                if fname.lower().endswith(IMAGE_EXTENSIONS):
+                    found.append(Path(dirpath, fname).relative_to(root).as_posix())
+        counts[name] = len(found)
+        files += found
+    empty = [n for n, c in counts.items() if c == 0]
+    if empty:
+        raise DataError(
+            f"class folder{'s' if len(empty) > 1 else ''} with no images in {path}: {', '.join(empty)}",
+            f"add images ({', '.join(IMAGE_EXTENSIONS)}) or remove the empty folder",
+        )
+    files.sort()
+    digest = hashlib.sha256()
+    for rel in files:
+        digest.update(f"{rel}\t{(root / rel).stat().st_size}\n".encode())
+    sizes: Counter[str] = Counter()
+    modes: Counter[str] = Counter()
+    bad: list[BadFile] = []
+    if decode:
+        workers = min(8, os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for rel, (size, mode, reason) in zip(files, pool.map(lambda r: _probe(root / r), files), strict=True):
+                if size is None:
+                    bad.append(BadFile(path=rel, reason=reason))
+                else:
+                    sizes[size] += 1
+                    modes[str(mode)] += 1
+    return FolderScan(
+        path=str(root.resolve()),
+        class_names=tuple(class_names),
+        counts=counts,
+        files=tuple(files),
+        bad=tuple(bad),
+        sizes=dict(sizes),
+        modes=dict(modes),
+        fingerprint=digest.hexdigest(),
+    )
+
+
+class DataPlan(BaseModel):
+    """What training reads: folders, image shape, colour mode and split."""
+
+    model_config = ConfigDict(frozen=True)
+
+    train: FolderScan
+    val: Optional[FolderScan] = None
+    image_shape: tuple[int, int, int]
+    val_split: float
+    skip_bad: bool = False
+    n_train: int
+    n_val: int
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.train.class_names
+
+    @property
+    def color_mode(self) -> str:
+        return COLOR_MODES[self.image_shape[2]]
+
+
+def bad_message(scan: FolderScan) -> DataError:
+    shown = [f"  {b.path}: {b.reason}" for b in scan.bad[:SHOW_BAD]]
+    if len(scan.bad) > SHOW_BAD:
+        shown.append(f"  ... and {len(scan.bad) - SHOW_BAD} more")
+    n = len(scan.bad)
+    return DataError(
+        f"{n} file{'s' if n > 1 else ''} in {scan.path} {'are' if n > 1 else 'is'} not decodable:\n" + "\n".join(shown),
+        "remove or fix them, or pass --skip-bad to train without them",
+    )
+
+
+def plan(
+    train: FolderScan,
+    *,
+    val: FolderScan | None = None,
+    val_split: float = 0.2,
+    image_shape: tuple[int, int, int] | None = None,
+    skip_bad: bool = False,
+) -> DataPlan:
+    """Decide what training reads; raise :class:`DataError` for what cannot work.
+
+    ``image_shape`` is the spec's ``I:`` (images are resized to its height and
+    width); without it the images must share one size.  The channel count
+    comes from ``image_shape`` or the data (1 grayscale, 3 RGB, 4 RGBA).
+    """
+    for folder in (train, val):
+        if folder is None:
+            continue
+        if folder.bad and not skip_bad:
+            raise bad_message(folder)
+        emptied = [n for n, c in folder.good_counts.items() if c == 0]
+        if emptied:
+            raise DataError(
+                f"no decodable images left in class{'es' if len(emptied) > 1 else ''} {', '.join(emptied)} "
+                f"of {folder.path}",
+                "add decodable images to it",
+            )
+    if val is not None and val.class_names != train.class_names:
+        missing = sorted(set(train.class_names) - set(val.class_names))
+        extra = sorted(set(val.class_names) - set(train.class_names))
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+            [f"extra {', '.join(extra)}"] if extra else []
+        )
+        raise DataError(
+            f"the validation folder's classes differ from the training folder's: {'; '.join(parts)}",
+            "give both folders the same class subfolders",
+        )
+    n_classes = len(train.class_names)
+    if val is None:
+        n = train.good_total
+        n_val = int(val_split * n)  # exactly as Keras' loader splits
+        n_train = n - n_val
+        if n_val < 1 or n_train < n_classes:
+            raise DataError(
+                f"{n} images are too few for a validation split of {val_split:g}: "
+                f"it leaves {n_train} for training and {n_val} for validation",
+                f"add images (at least {max(n_classes, 2)} for training and 1 for validation), "
+                "change --val-split, or give --val DIR",
+            )
+    else:
+        n_train, n_val = train.good_total, val.good_total
+        if n_train < n_classes:
+            raise DataError(
+                f"{n_train} training images are too few for {n_classes} classes",
+                "add images to the training folder",
+            )
+    if image_shape is None:
+        size = train.size
+        all_sizes = Counter(train.sizes) + (Counter(val.sizes) if val else Counter())
+        if size is None or len(all_sizes) > 1:
+            seen = ", ".join(f"{s} ({n})" for s, n in _top(dict(all_sizes), 4))
+            raise DataError(
+                f"the images have {len(all_sizes)} different sizes ({seen}) and the spec has no I: to resize them to",
+                "write I: HxWxC in the spec (for instance I: 64x64x3)",
+            )
+        channels = train.channels
+        image_shape = (size[0], size[1], channels)
+    return DataPlan(
+        train=train,
+        val=val,
+        image_shape=tuple(image_shape),  # type: ignore[arg-type]
+        val_split=val_split,
+        skip_bad=skip_bad,
+        n_train=n_train,
+        n_val=n_val,
+    )
+
+
+@contextmanager
+def readable_dir(scan: FolderScan) -> Iterator[str]:
+    """The folder for Keras' loader: the folder itself, or, when bad files
+    are skipped, a temporary tree of links to the good ones (the loader takes
+    a folder, not a file list; the same sorted names keep the same split)."""
+    if not scan.bad:
+        yield scan.path
+        return
+    bad = {b.path for b in scan.bad}
+    with tempfile.TemporaryDirectory(prefix="cnnspec-data-") as tmp:
+        for name in scan.class_names:
+            Path(tmp, name).mkdir()
+        for rel in scan.files:
+            if rel in bad:
+                continue
+            link = Path(tmp, rel)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(Path(scan.path, rel), link)
+        yield tmp
+
+
+def load_folder(directory: str, plan: DataPlan, seed: int, subset: str | None, shuffle: bool) -> Any:
+    import keras
+
+    # The loader prints "Using N files for training." even when not verbose.
+    with contextlib.redirect_stdout(io.StringIO()):
+        return keras.utils.image_dataset_from_directory(
+            directory,
+            labels="inferred",
+            label_mode="int",
+            class_names=list(plan.class_names),
+            color_mode=plan.color_mode,
+            batch_size=None,  # unbatched: cached as single images, batched after the shuffle
+            image_size=plan.image_shape[:2],
+            shuffle=shuffle,
+            seed=seed,
+            validation_split=plan.val_split if subset else None,
+            subset=subset,
+            interpolation="bilinear",
+            follow_links=True,
+            verbose=False,
+        )
+
+
+def pipeline(
+    images: tf.data.Dataset,
+    *,
+    batch_size: int,
+    shuffle_seed: int | None = None,
+    size: int = MAX_SHUFFLE_BUFFER,
+    binary: bool = False,
+    epoch: tf.Variable | None = None,
+) -> tf.data.Dataset:
+    """Cache unbatched images, shuffle after the cache (a new order every
+    epoch) when ``shuffle_seed`` is given, batch, and prefetch.
+
+    Images are cached as uint8 (a quarter of float32's memory; the loader's
+    values are 0-255 already, resized ones rounded) and batches handed on as
+    float32.  ``binary`` gives labels of shape ``(batch, 1)`` as float, for a
+    single sigmoid unit.
+
+    ``epoch`` (an int64 ``tf.Variable``) makes each pass's order a function
+    of ``shuffle_seed`` and the variable's value when the pass begins alone,
+    not of how many passes this dataset made before: set it at the start of
+    every epoch, and a resumed run replays the orders of an uninterrupted one.
+    Without it the order follows TensorFlow's per-iteration reshuffle.
+    """
+    import tensorflow as tf
+
+    def to_uint8(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8), y
+
+    def to_float(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        if binary:
+            y = tf.expand_dims(tf.cast(y, tf.float32), -1)
+        return tf.cast(x, tf.float32), y
+
+    ds = images.map(to_uint8, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    buffer = min(size, MAX_SHUFFLE_BUFFER)
+    if shuffle_seed is not None and epoch is not None:
+        cached, base = ds, shuffle_seed
+
+        def one_pass(_: tf.Tensor) -> tf.data.Dataset:
+            # Read when each pass begins; every pass shares the one cache.
+            seed = epoch_seed(base, tf.cast(epoch, tf.int64))
+            return cached.shuffle(buffer, seed=seed, reshuffle_each_iteration=False)
+
+        ds = tf.data.Dataset.from_tensors(0).flat_map(one_pass)
+        known = cached.cardinality()
+        if int(known) >= 0:  # so that Keras counts the steps of an epoch, as without the flat_map
+            ds = ds.apply(tf.data.experimental.assert_cardinality(known))
+    elif shuffle_seed is not None:
+        ds = ds.shuffle(buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+@contextmanager
+def open_datasets(
+    plan: DataPlan,
+    *,
+    batch_size: int,
+    seed: int,
+    shuffle_seed: int | None = None,
+    binary: bool = False,
+    epoch: tf.Variable | None = None,
+) -> Iterator[tuple[tf.data.Dataset, tf.data.Dataset]]:
+    """``(train, val)`` batched pipelines for ``plan``, valid inside the ``with``.
+
+    ``seed`` fixes the split (as Keras' loader does); ``shuffle_seed`` (default
+    ``seed``) the per-epoch orders, and ``epoch`` (see :func:`pipeline`) makes
+    each epoch's order depend on its number alone, as training needs.
+    """
+    with readable_dir(plan.train) as train_dir:
+        if plan.val is None:
+            train_images, val_images = load_folder(train_dir, plan, seed, "both", shuffle=True)
+            yield _pipelines(plan, train_images, val_images, batch_size, seed, shuffle_seed, binary, epoch)
+        else:
+            with readable_dir(plan.val) as val_dir:
+                train_images = load_folder(train_dir, plan, seed, None, shuffle=True)
+                val_images = load_folder(val_dir, plan, seed, None, shuffle=False)
+                yield _pipelines(plan, train_images, val_images, batch_size, seed, shuffle_seed, binary, epoch)
+
+
+def _pipelines(
+    plan: DataPlan,
+    train: Any,
+    val: Any,
+    batch_size: int,
+    seed: int,
+    shuffle_seed: int | None,
+    binary: bool,
+    epoch: Any,
+) -> tuple[Any, Any]:
+    return (
+        pipeline(
+            train,
+            batch_size=batch_size,
+            shuffle_seed=seed if shuffle_seed is None else shuffle_seed,
+            size=plan.n_train,
+            binary=binary,
+            epoch=epoch,
+        ),
+        pipeline(val, batch_size=batch_size, binary=binary),
+    )
+
+
+__all__ = [
+    "COLOR_MODES",
+    "IMAGE_EXTENSIONS",
+    "BadFile",
+    "DataError",
+    "DataPlan",
+    "FolderScan",
+    "count_line",
+    "epoch_seed",
+    "open_datasets",
+    "pipeline",
+    "plan",
+    "scan",
+]

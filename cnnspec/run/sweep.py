@@ -1,0 +1,416 @@
+"""Train every spec of a file, one run directory each: a sweep.
+
+:func:`sweep` reads top to bottom:
+
+1. **check everything first**: every spec of the text (variants in braces
+   expanded) is checked statically, then against the data (channels, class
+   count, input size), with one scan of the image folder.  Invalid specs are
+   listed with their errors and skipped; they never cost a training.
+2. **plan**: each valid spec gets ``OUT/<name>``.  A run whose ``run.json``
+   says ``completed`` is finished and skipped; a run that stopped after at
+   least one epoch (interrupted, failed, killed) is resumed from its last
+   checkpoint; anything else starts fresh.
+3. **train** the rest in order through :func:`cnnspec.run.train.train` /
+   :func:`cnnspec.run.train.resume`, writing ``OUT/sweep.json`` after each run.
+
+A signal (Ctrl-C, SIGTERM) stops the current run after its last completed
+epoch (the training loop's own handling) and ends the sweep; starting the
+same sweep again picks up where it stopped.  ``cnnspec report OUT`` makes
+the table.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from cnnspec import atomic
+from cnnspec.errors import SpecError, render_all
+from cnnspec.network.sources import check_source
+from cnnspec.notation.formatter import format_spec
+from cnnspec.notation.ir import Spec
+from cnnspec.notation.parser import NAME_RE, parse
+from cnnspec.notation.variants import has_variants
+from cnnspec.run.progress import Reporter
+
+EntryStatus = Literal["invalid", "pending", "resume", "finished", "completed", "interrupted", "failed"]
+
+#: Files ``cnnspec train`` writes into a run directory: a folder holding only
+#: these may be cleared and started again.
+RUN_FILES = frozenset(
+    {"spec.cnn", "run.json", "class_names.json", "model.keras", "checkpoint.keras", "state.json",
+     "history.csv", "metrics.json", "curves.png"}
+)  # fmt: skip
+
+
+@dataclass
+class Entry:
+    """One spec of the sweep and what became of it."""
+
+    name: str
+    spec: Spec | None
+    text: str  # the canonical form, or the text as written for an invalid spec
+    status: EntryStatus
+    errors: str = ""
+    run_dir: Path | None = None
+    seconds: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "spec": self.text,
+            "status": self.status,
+            "run_dir": self.run_dir.name if self.run_dir else None,
+            "errors": self.errors,
+            "seconds": None if self.seconds is None else round(self.seconds, 3),
+        }
+
+
+@dataclass
+class SweepResult:
+    out_dir: Path
+    entries: list[Entry]
+    status: Literal["completed", "interrupted", "failed"]
+    signal: int | None = None
+
+    @property
+    def invalid(self) -> list[Entry]:
+        return [e for e in self.entries if e.status == "invalid"]
+
+    def count(self, status: str) -> int:
+        return sum(e.status == status for e in self.entries)
+
+
+class NoValidSpecError(ValueError):
+    """A sweep with nothing to train: the text holds no spec, or no valid one.
+    Raised before anything is written; ``entries`` are the invalid specs."""
+
+    def __init__(self, origin: str, entries: list[Entry]) -> None:
+        # A file of comments alone is one invalid (empty) spec, so entries are never empty from a file.
+        self.message = f"no valid spec in {origin} ({len(entries)} invalid): nothing to train, no sweep folder written"
+        self.hint = "fix the errors above and start the sweep again"
+        self.entries = entries
+        super().__init__(f"{self.message}\nhint: {self.hint}")
+
+
+# --------------------------------------------------------------------------
+# 1. check
+
+
+def _run_spec(spec: Spec, name: str) -> Spec:
+    """The spec a run records as written: a variant (or an unnamed spec) gets
+    its own ``name = ...`` text, so ``spec.cnn`` and ``--resume`` hold exactly
+    this network and not the braces it came from."""
+    from cnnspec.run.train import spec_text
+
+    written = spec_text(spec)
+    if spec.name is None or has_variants(written):
+        text = f"{name} = {format_spec(spec)}" if has_variants(written) else f"{name} = {written.strip()}"
+        return parse(text, spec.origin)
+    return spec
+
+
+def check_sweep(text: str, origin: str, data_dir: str | Path, options: Any, base: str = "spec") -> list[Entry]:
+    """Every spec of ``text``, checked statically and against the data.
+
+    Raises :class:`cnnspec.run.data.DataError` for a folder that cannot be used
+    at all; an invalid spec becomes an ``invalid`` entry with its errors.
+    """
+    from cnnspec.run.data import plan, scan
+    from cnnspec.run.train import check_against_data, check_channels
+
+    train_scan = scan(data_dir)
+    val_scan = scan(options.val_dir) if options.val_dir else None
+    entries: list[Entry] = []
+    for res in check_source(text, origin):
+        name = res.name or base
+        # Without I: the static check misses the input: only the parse counts
+        # here, and the data's check below covers the rest.
+        if res.parse_errors or res.checked is None:
+            where = {d.span.line for d in res.errors if d.span}
+            shown = "\n".join(text.splitlines()[min(where) - 1 : max(where)]).strip() if where else ""
+            entries.append(Entry(name, None, shown, "invalid", render_all(res.errors, res.source)))
+            continue
+        spec = res.checked.spec
+        try:
+            if spec.input is not None and res.checked.errors:
+                raise SpecError(list(res.checked.errors), text)
+            check_channels(spec, train_scan)
+            dplan = plan(
+                train_scan, val=val_scan, val_split=options.val_split,
+                image_shape=spec.input.shape if spec.input else None, skip_bad=options.skip_bad,
+            )  # fmt: skip
+            check_against_data(spec, dplan)
+        except SpecError as exc:
+            entries.append(Entry(name, None, format_spec(spec), "invalid", render_all(exc.diagnostics, text)))
+            continue
+        entries.append(Entry(name, _run_spec(spec, name), format_spec(spec), "pending"))
+    return entries
+
+
+# --------------------------------------------------------------------------
+# 2. plan
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def plan_runs(entries: list[Entry], out_dir: Path) -> None:
+    """Give each valid entry its run directory and decide: finished, resume, or fresh."""
+    for e in entries:
+        if e.status == "invalid":
+            continue
+        e.run_dir = out_dir / e.name
+        run = _read_json(e.run_dir / "run.json")
+        state = _read_json(e.run_dir / "state.json") or {}
+        if run and run.get("status") == "completed":
+            e.status = "finished"
+            e.metrics = _read_json(e.run_dir / "metrics.json") or {}
+        elif run and int(state.get("epoch", 0)) >= 1 and run.get("canonical") == e.text:
+            e.status = "resume"
+        else:
+            e.status = "pending"
+
+
+def _clear(run_dir: Path) -> None:
+    """Empty a run directory that holds nothing but an unfinished run's files."""
+    if not run_dir.exists():
+        return
+    names = {p.name for p in run_dir.iterdir()}
+    leftovers = {n for n in names if not (n in RUN_FILES or n.startswith("."))}
+    if leftovers:
+        from cnnspec.run.train import TrainError
+
+        raise TrainError(
+            f"{run_dir} holds files a run does not write ({', '.join(sorted(leftovers))})",
+            "move them away, or give the sweep another --out",
+        )
+    shutil.rmtree(run_dir)
+
+
+# --------------------------------------------------------------------------
+# 3. train
+
+
+class SweepProgress:
+    """The sweep-level display: runs done and left, and the current run's epochs.
+
+    Also a :class:`~cnnspec.run.progress.Reporter` for the run in progress.
+    """
+
+    def __init__(self, mode: str = "rich") -> None:
+        self.mode = mode
+        self.progress: Any = None
+        self.sweep_task: Any = None
+        self.run_task: Any = None
+        self.console: Any = None
+        if mode == "rich":
+            from rich.console import Console
+
+            self.console = Console(stderr=True, highlight=False)
+
+    # sweep events
+    def start(self, total: int, done: int, invalid: list[Entry]) -> None:
+        if self.mode != "rich":
+            # Errors reach stderr in every mode: -q means "nothing but errors",
+            # and --json keeps stdout for the events.
+            for e in invalid:
+                self._stderr(f"skipped {e.name}: invalid spec\n{e.errors}")
+            if self.mode == "json":
+                self._json("sweep_start", runs=total, finished=done, invalid=[e.name for e in invalid])
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        for e in invalid:
+            self.console.print(f"[bold red]skipped[/] {e.name}: invalid spec", markup=True)
+            self.console.print(e.errors, markup=False)
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[left]}"),
+            TimeElapsedColumn(), console=self.console, transient=False,
+        )  # fmt: skip
+        self.sweep_task = self.progress.add_task("sweep", total=total, completed=done, left=f"{total - done} left")
+        self.run_task = self.progress.add_task("", total=1, visible=False, left="")
+        self.progress.start()
+
+    def run_start(self, entry: Entry, index: int, total: int) -> None:
+        if self.mode == "json":
+            self._json("run_start", name=entry.name, run_dir=str(entry.run_dir), resume=entry.status == "resume")
+        elif self.progress is not None:
+            self.progress.update(self.run_task, description=f"  {entry.name}", visible=True, completed=0, left="")
+
+    def run_end(self, entry: Entry, done: int, total: int) -> None:
+        failed = entry.status == "failed"
+        if self.mode == "json":
+            best = (entry.metrics.get("best") or {}).get("val_accuracy")
+            error = {"error": entry.errors} if failed else {}
+            self._json(
+                "run_end", name=entry.name, status=entry.status, val_accuracy=best, seconds=entry.seconds, **error
+            )
+        if failed and self.progress is None:
+            self._stderr(f"failed {entry.name}: {entry.errors}")
+        elif self.progress is not None:
+            best = (entry.metrics.get("best") or {}).get("val_accuracy")
+            acc = f"best val acc {best:.4f}" if best is not None else ""
+            mark = {"completed": "[green]done[/]", "failed": "[red]failed[/]"}.get(entry.status, entry.status)
+            self.progress.console.print(f"{mark} {entry.name} {acc} ({entry.seconds or 0:.1f} s)", markup=True)
+            if failed:
+                self.progress.console.print(f"  {entry.errors}", markup=False)
+            self.progress.update(self.sweep_task, completed=done, left=f"{total - done} left")
+            self.progress.update(self.run_task, visible=False)
+
+    def finish(self, result: SweepResult) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        if self.mode == "json":
+            self._json("sweep_end", status=result.status, out_dir=str(result.out_dir))
+
+    def _stderr(self, text: str) -> None:
+        import sys
+
+        sys.stderr.write(text.rstrip("\n") + "\n")
+        sys.stderr.flush()
+
+    def _json(self, event: str, **fields: Any) -> None:
+        import sys
+
+        sys.stdout.write(json.dumps({"event": event, **fields}, default=str) + "\n")
+        sys.stdout.flush()
+
+    def reporter(self) -> Reporter:
+        outer = self
+
+        class RunReporter(Reporter):
+            def epoch_start(self, epoch: int, epochs: int, steps: int) -> None:
+                if outer.progress is not None:
+                    outer.progress.update(outer.run_task, total=epochs, completed=epoch - 1, left=f"epoch {epoch}")
+
+            def epoch_end(self, row: dict[str, float], best: bool) -> None:
+                if outer.progress is not None:
+                    outer.progress.update(outer.run_task, completed=row["epoch"])
+
+            def note(self, text: str) -> None:
+                if outer.progress is not None:
+                    outer.progress.console.print(f"[yellow]{text}[/]", markup=True)
+                elif outer.mode == "json":
+                    outer._json("note", text=text)
+
+        return RunReporter()
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Between runs, SIGTERM ends the sweep as Ctrl-C does (inside a run the
+    training loop takes both signals itself)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _write_sweep(out_dir: Path, meta: dict[str, Any], entries: list[Entry], status: str) -> None:
+    doc = {**meta, "status": status, "specs": [e.to_dict() for e in entries]}
+    atomic.write_text(out_dir / "sweep.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def sweep(
+    text: str,
+    data_dir: str | Path,
+    options: Any = None,
+    out_dir: str | Path = "sweep",
+    origin: str = "<string>",
+    progress: str | SweepProgress = "rich",
+    base: str | None = None,
+) -> SweepResult:
+    """Train every valid spec of ``text`` on ``data_dir``, one run directory each under ``out_dir``.
+
+    ``options`` is a :class:`cnnspec.run.train.TrainOptions` shared by every run
+    (its ``out`` must be unset).  ``base`` names an unnamed spec (default:
+    the file's stem when it is a valid name, else ``spec``).  A text with
+    no valid spec raises :class:`NoValidSpecError` and writes nothing.
+    """
+    from cnnspec import __version__
+    from cnnspec.run.train import TrainOptions, resume, train
+
+    options = options or TrainOptions()
+    if options.out is not None:
+        raise ValueError("a sweep gives each run its directory: leave TrainOptions.out unset")
+    out = Path(out_dir)
+    if base is None:
+        stem = Path(origin).stem
+        base = stem if NAME_RE.fullmatch(stem) else "spec"
+    entries = check_sweep(text, origin, data_dir, options, base)
+    if all(e.status == "invalid" for e in entries):
+        raise NoValidSpecError(origin, entries)  # before anything is written: no empty sweep to report
+    out.mkdir(parents=True, exist_ok=True)
+    plan_runs(entries, out)
+    meta = {
+        "cnnspec_version": __version__,
+        "source": origin,
+        "data": str(data_dir),
+        "settings": options.model_dump(mode="json"),
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    display = progress if isinstance(progress, SweepProgress) else SweepProgress(progress)
+    todo = [e for e in entries if e.status in ("pending", "resume")]
+    trainable = [e for e in entries if e.status != "invalid"]
+    done = len(trainable) - len(todo)
+    display.start(len(trainable), done, [e for e in entries if e.status == "invalid"])
+    status: Literal["completed", "interrupted", "failed"] = "completed"
+    stop_signal: int | None = None
+    _write_sweep(out, meta, entries, "running")
+    try:
+        with _sigterm_as_interrupt():
+            for i, e in enumerate(todo):
+                assert e.run_dir is not None and e.spec is not None
+                display.run_start(e, i, len(todo))
+                t0 = time.perf_counter()
+                try:
+                    if e.status == "resume":
+                        result = resume(e.run_dir, epochs=options.epochs, progress=display.reporter())
+                    else:
+                        _clear(e.run_dir)
+                        result = train(e.spec, data_dir, options, out_dir=e.run_dir, progress=display.reporter())
+                except KeyboardInterrupt:
+                    e.status = "interrupted"
+                    raise
+                except Exception as exc:  # one failed run does not end the sweep
+                    e.status, e.errors = "failed", f"{type(exc).__name__}: {exc}"
+                else:
+                    e.status, e.metrics = result.status, result.metrics  # type: ignore[assignment]
+                e.seconds = time.perf_counter() - t0
+                if e.status == "completed":
+                    done += 1
+                display.run_end(e, done, len(trainable))
+                _write_sweep(out, meta, entries, "running")
+                if e.status == "interrupted":
+                    status, stop_signal = "interrupted", result.signal or signal.SIGINT
+                    break
+    except KeyboardInterrupt:
+        status, stop_signal = "interrupted", stop_signal or signal.SIGINT
+    if status == "completed" and any(e.status == "failed" for e in entries):
+        status = "failed"
+    final = SweepResult(out, entries, status, stop_signal)
+    _write_sweep(out, meta, entries, status)
+    display.finish(final)
+    return final
