@@ -469,3 +469,38 @@ def test_an_uppercase_l2_exponent_gets_a_hint():
     (diag,) = exc.value.diagnostics
     assert diag.code == "E201" and diag.hint is not None and "16L2=1e-3" in diag.hint
     assert cnnspec.parse("C: 16L2=1e-3").conv[0].l2 == 1e-3
+
+
+# --------------------------------------------------------------------------
+# One vocabulary (LAYOUT.md §4 #4): every stage reads the same tables
+
+
+def test_every_vocabulary_word_is_read_the_same_by_parser_checker_formatter_and_lexer():
+    from pygments.token import Error
+
+    from cnnspec.display.lexer import CnnSpecLexer
+    from cnnspec.notation.vocabulary import ACTIVATIONS, AUGMENTATIONS, GLOBAL_POOLS, POOLS, UNICODE_FRACTIONS
+
+    lexer = CnnSpecLexer()
+    for name, aug in AUGMENTATIONS.items():
+        item = name if aug.max_factor is None else f"{name}.1"
+        text = f"I: 8x8x3 A: {item} C: 4"
+        checked = cnnspec.check(cnnspec.parse(text))
+        assert checked.layers[0].kind == aug.keras_class
+        assert cnnspec.format(cnnspec.parse(text)).startswith(f"I: 8x8x3 A: {item} ")
+        assert Error not in [t for t, _ in lexer.get_tokens(text)], text
+    for letter, keras_name in ACTIVATIONS.items():
+        text = f"C: 4{letter} D: 3{letter}"
+        spec = cnnspec.parse(text)
+        assert spec.conv[0].activation == letter and spec.dense[0].activation == letter
+        assert cnnspec.parse(f"C: 4 O: 1{letter}").head.keras_activation == keras_name
+        assert Error not in [t for t, _ in lexer.get_tokens(text)], text
+    for prefix, op in POOLS.items():
+        pool = cnnspec.parse(f"C: 4 {prefix}3").conv[1]
+        assert isinstance(pool, Pool) and (pool.op, pool.size) == (op, 3)
+    for word, op in GLOBAL_POOLS.items():
+        assert cnnspec.parse(f"C: 4 {word}").conv[1] == GlobalPool(span=cnnspec.parse(f"C: 4 {word}").conv[1].span,
+                                                                  text=word, op=op)  # fmt: skip
+    for char, rate in UNICODE_FRACTIONS.items():
+        assert cnnspec.parse(f"C: 4 d{char}").conv[-1].rate == rate
+        assert cnnspec.format(cnnspec.parse(f"C: 4 p d{char}")) == f"C: 4 p d{char}"

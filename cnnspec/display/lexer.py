@@ -11,17 +11,40 @@ it once cnnspec is installed::
 Highlighting is lenient, as an editor's must be: it colours what it
 recognises (section headers, counts, modifiers, pools, rates, names,
 variants in braces) and marks any other word as ``Error``.  The checker,
-not the lexer, says what is valid.  This module imports only Pygments.
+not the lexer, says what is valid.  Its word lists come from the
+notation's vocabulary (pure Python); otherwise it imports only Pygments.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pygments.lexer import RegexLexer, bygroups, default
 from pygments.token import Comment, Error, Keyword, Name, Number, Operator, Punctuation, Whitespace
 
+from cnnspec.notation.vocabulary import (
+    ACTIVATION_LETTERS,
+    AUGMENTATIONS,
+    FRACTION_CHARS,
+    GLOBAL_POOLS,
+    NAME_PATTERN,
+    NAMED_LINE_LOOKAHEAD,
+    POOLS,
+    SECTION_ORDER,
+)
+
 __all__ = ["CnnSpecLexer"]
 
-_FRACTIONS = "½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅐⅛⅜⅝⅞⅑⅒"
+
+def _alternatives(words: Iterable[str]) -> str:
+    # Longest first, so that `hvflip` is never read as `hv` + `flip`.
+    return "|".join(sorted(words, key=lambda w: (-len(w), w)))
+
+
+_FRACTIONS = FRACTION_CHARS
+_FLIPS = _alternatives(a.name for a in AUGMENTATIONS.values() if a.max_factor is None)
+_FACTOR_AUGMENTS = _alternatives(a.name for a in AUGMENTATIONS.values() if a.max_factor is not None)
+_POOL_ITEMS = rf"(?:(?:{_alternatives(POOLS)})\d*|{_alternatives(GLOBAL_POOLS)})"
 _END = r"(?=[\s#{},]|$)"  # a piece of a token ends at a blank, a comment or a brace
 _DECIMAL = r"(?:\d+(?:\.\d+)?|\.\d+)"
 _RATE = rf"(?:[{_FRACTIONS}]|\d+/\d+|{_DECIMAL}%?)"
@@ -42,20 +65,20 @@ class CnnSpecLexer(RegexLexer):
             (r"\s+", Whitespace),
             # `name =` at the start of a line starts a named spec.
             (
-                r"^([ \t]*)([A-Za-z_][A-Za-z0-9_.\-]*)([ \t]*)(=)(?=[ \t]|$|[A-Za-z]\w*:)",
+                rf"^([ \t]*)({NAME_PATTERN})([ \t]*)(=){NAMED_LINE_LOOKAHEAD}",
                 bygroups(Whitespace, Name.Function, Whitespace, Operator),
             ),
-            (r"[IACDO]:", Keyword.Declaration),
+            (rf"[{SECTION_ORDER}]:", Keyword.Declaration),
             (r"[A-Za-z][A-Za-z0-9_]*:", Error),  # unknown or lowercase section
             (r"[{,]", Punctuation),
             (r"\}", Punctuation, "modifiers"),  # `{16,32}n`: modifiers may follow
             (rf"\d+(?:x\d+)+{_END}", Number.Integer),  # I: 32x32x3
             (rf"(d)({_RATE}){_END}", bygroups(Keyword, Number.Float)),
             (r"d(?=\{)", Keyword),
-            (rf"(?:a?p\d*|g[am]p){_END}", Keyword),
-            (rf"(?:hvflip|vflip|flip){_END}", Name.Builtin),
-            (rf"(rot|zoom|shift|contrast|bright)({_DECIMAL}){_END}", bygroups(Name.Builtin, Number.Float)),
-            (r"(?:rot|zoom|shift|contrast|bright)(?=\{)", Name.Builtin),
+            (rf"{_POOL_ITEMS}{_END}", Keyword),
+            (rf"(?:{_FLIPS}){_END}", Name.Builtin),
+            (rf"({_FACTOR_AUGMENTS})({_DECIMAL}){_END}", bygroups(Name.Builtin, Number.Float)),
+            (rf"(?:{_FACTOR_AUGMENTS})(?=\{{)", Name.Builtin),
             (rf"(?:[{_FRACTIONS}]|\d+/\d+|\.\d+|\d+(?:\.\d+)?%){_END}", Number.Float),  # a rate alone, in braces
             (r"\d+", Number.Integer, "modifiers"),
             (r"[^\s#{},]+", Error),
@@ -63,7 +86,7 @@ class CnnSpecLexer(RegexLexer):
         # What may be glued to a count: 64k5s2vRnL2=0.01, and braces inside it.
         "modifiers": [
             (r"k\d+(?:x\d+)?|s\d+|L2(?:=\d*\.?\d+(?:e-?\d+)?)?|[vn]", Name.Attribute),
-            (r"[RTSEGWI]", Name.Builtin),
+            (rf"[{ACTIVATION_LETTERS}]", Name.Builtin),
             (r"(?:k|s|L2=?)(?=\{)", Name.Attribute),
             (r"[{},]", Punctuation),
             (r"\d+(?:x\d+)?", Number.Integer),

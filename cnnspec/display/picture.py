@@ -37,7 +37,8 @@ from xml.sax.saxutils import escape, quoteattr
 from cnnspec.network.checker import CheckedSpec, Layer
 
 # The parser's own rule for a `name =` line, so the two never disagree.
-from cnnspec.notation.parser import NAMED_LINE as NAME_LINE
+from cnnspec.notation.vocabulary import AUGMENT_CLASSES, GLOBAL_POOL_CLASSES, POOL_CLASSES
+from cnnspec.notation.vocabulary import NAMED_LINE as NAME_LINE
 
 Style = Literal["blocks", "table"]
 STYLES: tuple[str, ...] = ("blocks", "table")
@@ -240,8 +241,8 @@ def _wrap(text: str, width: float, size: float, mono: bool = True) -> list[str]:
 
 
 MARK_KINDS = ("BatchNormalization", "Rescaling")
-POOL_KINDS = ("MaxPooling2D", "AveragePooling2D")
-GLOBAL_KINDS = ("GlobalAveragePooling2D", "GlobalMaxPooling2D")
+POOL_KINDS = tuple(POOL_CLASSES.values())
+GLOBAL_KINDS = tuple(GLOBAL_POOL_CLASSES.values())
 
 
 # A mark under a block: text, colour, and the layer it stands for (None: a property of the block itself, L2).
@@ -271,7 +272,7 @@ def _columns(checked: CheckedSpec) -> list[_Column]:
     shape = checked.input_shape or ()
     cols = [_Column(layer=None, before=shape)]
     for layer in checked.layers:
-        if layer.kind in MARK_KINDS or layer.kind.startswith("Random"):
+        if layer.kind in MARK_KINDS or layer.kind in AUGMENT_CLASSES:
             cols[-1].marks.append(layer)
         else:
             cols.append(_Column(layer=layer, before=shape))

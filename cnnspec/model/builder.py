@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cnnspec.errors import Diagnostic, SpecError
-from cnnspec.network.checker import AUGMENT_LAYERS, Shape, parse_shape
+from cnnspec.network.checker import Shape, parse_shape
 from cnnspec.notation.ir import (
     KERAS_ACTIVATIONS,
     Augment,
@@ -25,6 +25,7 @@ from cnnspec.notation.ir import (
     Span,
     Spec,
 )
+from cnnspec.notation.vocabulary import AUGMENTATIONS, GLOBAL_POOL_CLASSES, POOL_CLASSES
 
 if TYPE_CHECKING:
     import keras
@@ -34,24 +35,19 @@ def augment_layer(aug: Augment, seed: int | None) -> Any:
     from keras import layers
 
     name = f"aug_{aug.name}"
-    if aug.name in ("flip", "vflip", "hvflip"):
-        mode = {"flip": "horizontal", "vflip": "vertical", "hvflip": "horizontal_and_vertical"}[aug.name]
-        return layers.RandomFlip(mode, seed=seed, name=name)
+    kind = AUGMENTATIONS[aug.name]
+    cls = getattr(layers, kind.keras_class)
+    if kind.flip_mode is not None:
+        return cls(kind.flip_mode, seed=seed, name=name)
     f = aug.factor
     assert f is not None
-    if aug.name == "rot":
-        return layers.RandomRotation(f, seed=seed, name=name)
-    if aug.name == "zoom":
-        return layers.RandomZoom(f, seed=seed, name=name)
-    if aug.name == "shift":
-        return layers.RandomTranslation(f, f, seed=seed, name=name)
-    if aug.name == "contrast":
-        # RandomContrast clips to value_range; the augmentation runs before
-        # rescaling, on 0-255 pixels.
-        return layers.RandomContrast(f, value_range=(0, 255), seed=seed, name=name)
-    if aug.name == "bright":
-        return layers.RandomBrightness(f, value_range=(0, 255), seed=seed, name=name)
-    raise AssertionError(AUGMENT_LAYERS[aug.name])
+    if kind.keras_class == "RandomTranslation":
+        return cls(f, f, seed=seed, name=name)
+    if kind.keras_class in ("RandomContrast", "RandomBrightness"):
+        # Both clip to value_range; the augmentation runs before rescaling,
+        # on 0-255 pixels.
+        return cls(f, value_range=(0, 255), seed=seed, name=name)
+    return cls(f, seed=seed, name=name)
 
 
 def _regularizer(l2: float | None) -> Any:
@@ -135,7 +131,7 @@ def _build_model(spec: Spec, shape: Shape, classes: int, seed: int | None) -> ke
                 x = layers.BatchNormalization(name=f"{name}_bn")(x)
         elif isinstance(item, Pool):
             counters["pool"] += 1
-            cls = layers.MaxPooling2D if item.op == "max" else layers.AveragePooling2D
+            cls = getattr(layers, POOL_CLASSES[item.op])
             x = cls(
                 pool_size=item.size,
                 strides=item.size,
@@ -144,7 +140,7 @@ def _build_model(spec: Spec, shape: Shape, classes: int, seed: int | None) -> ke
                 name=f"pool{counters['pool']}",
             )(x)
         elif isinstance(item, GlobalPool):
-            cls = layers.GlobalAveragePooling2D if item.op == "avg" else layers.GlobalMaxPooling2D
+            cls = getattr(layers, GLOBAL_POOL_CLASSES[item.op])
             x = cls(data_format="channels_last", name="gap" if item.op == "avg" else "gmp")(x)
         elif isinstance(item, Dropout):
             x = dropout(item, x)

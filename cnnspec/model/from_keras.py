@@ -39,31 +39,17 @@ from cnnspec.notation.ir import (
     Span,
     Spec,
 )
+from cnnspec.notation.vocabulary import ACTIVATION_BY_KERAS_NAME, AUGMENT_CLASSES, AUGMENTATIONS, FLIP_BY_MODE
 
 if TYPE_CHECKING:
     import keras
 
 #: Keras activation name -> letter (Keras 3 calls swish ``silu``).
-LETTERS = {
-    "relu": "R",
-    "tanh": "T",
-    "sigmoid": "S",
-    "elu": "E",
-    "gelu": "G",
-    "silu": "W",
-    "swish": "W",
-    "linear": "I",
-}
+LETTERS = ACTIVATION_BY_KERAS_NAME
 
-_AUGMENT_CLASSES = {
-    "RandomFlip",
-    "RandomRotation",
-    "RandomZoom",
-    "RandomTranslation",
-    "RandomContrast",
-    "RandomBrightness",
-}
-_FLIP_MODES = {"horizontal": "flip", "vertical": "vflip", "horizontal_and_vertical": "hvflip"}
+_AUGMENT_CLASSES = AUGMENT_CLASSES
+#: Keras class -> the augmentation with a factor it stands for (the flips go by mode).
+_FACTOR_AUGMENTS = {a.keras_class: a for a in AUGMENTATIONS.values() if a.factor_key is not None}
 #: Config keys that do not change the network a spec describes.
 _IGNORED_KEYS = {"name", "trainable", "dtype", "seed", "batch_shape", "batch_input_shape", "input_shape"}
 _SPAN = Span(line=1, column=1)
@@ -178,17 +164,11 @@ def _augment(layer: Any, seed: int | None = None) -> Augment:
         return float(max(abs(float(v)) for v in values))
 
     if kind == "RandomFlip":
-        aug = Augment(span=_SPAN, name=_FLIP_MODES[cfg["mode"]])  # type: ignore[arg-type]
-    elif kind == "RandomRotation":
-        aug = Augment(span=_SPAN, name="rot", factor=factor(cfg["factor"]))
-    elif kind == "RandomZoom":
-        aug = Augment(span=_SPAN, name="zoom", factor=factor(cfg["height_factor"]))
-    elif kind == "RandomTranslation":
-        aug = Augment(span=_SPAN, name="shift", factor=factor(cfg["height_factor"]))
-    elif kind == "RandomContrast":
-        aug = Augment(span=_SPAN, name="contrast", factor=factor(cfg["factor"]))
+        aug = Augment(span=_SPAN, name=FLIP_BY_MODE[cfg["mode"]])  # type: ignore[arg-type]
     else:
-        aug = Augment(span=_SPAN, name="bright", factor=factor(cfg["factor"]))
+        known = _FACTOR_AUGMENTS[kind]
+        assert known.factor_key is not None
+        aug = Augment(span=_SPAN, name=known.name, factor=factor(cfg[known.factor_key]))  # type: ignore[arg-type]
     want = _config(augment_layer(aug, seed))
     got = _config(layer)
     if want != got:

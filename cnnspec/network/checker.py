@@ -29,22 +29,15 @@ from cnnspec.notation.ir import (
     Spec,
     input_too_large,
 )
+from cnnspec.notation.vocabulary import AUGMENT_CLASSES, AUGMENTATIONS, GLOBAL_POOL_CLASSES, POOL_CLASSES
 
 Shape = tuple[int, ...]
 
 #: Bytes per value: the compiled model is float32.
 BYTES_PER_VALUE = 4
 
-AUGMENT_LAYERS = {
-    "flip": "RandomFlip",
-    "vflip": "RandomFlip",
-    "hvflip": "RandomFlip",
-    "rot": "RandomRotation",
-    "zoom": "RandomZoom",
-    "shift": "RandomTranslation",
-    "contrast": "RandomContrast",
-    "bright": "RandomBrightness",
-}
+#: Augmentation name -> Keras class (from the vocabulary).
+AUGMENT_LAYERS = {a.name: a.keras_class for a in AUGMENTATIONS.values()}
 
 #: A layer holding more than this share of all parameters is flagged.
 DOMINANT_SHARE = 0.5
@@ -284,7 +277,7 @@ def _add_pool(w: _Walk, item: Pool, index: int) -> bool:
             else "remove this pool or pool less before it",
         )
         return False
-    kind = "MaxPooling2D" if item.op == "max" else "AveragePooling2D"
+    kind = POOL_CLASSES[item.op]
     w.add(
         name=f"pool{index}",
         kind=kind,
@@ -422,7 +415,7 @@ def _walk(w: _Walk, spec: Spec, classes: int | None) -> None:
         elif isinstance(item, GlobalPool):
             w.add(
                 name="gap" if item.op == "avg" else "gmp",
-                kind="GlobalAveragePooling2D" if item.op == "avg" else "GlobalMaxPooling2D",
+                kind=GLOBAL_POOL_CLASSES[item.op],
                 output_shape=(w.shape[-1],),
                 text=item.text,
                 span=item.span,
@@ -448,8 +441,8 @@ def _walk(w: _Walk, spec: Spec, classes: int | None) -> None:
 
 
 def _augment_detail(aug: Augment) -> str:
-    mode = {"flip": "horizontal", "vflip": "vertical", "hvflip": "horizontal_and_vertical"}
-    return mode.get(aug.name, f"factor {aug.factor:g}" if aug.factor is not None else "")
+    mode = AUGMENTATIONS[aug.name].flip_mode
+    return mode or (f"factor {aug.factor:g}" if aug.factor is not None else "")
 
 
 # --------------------------------------------------------------------------
@@ -466,7 +459,7 @@ def _advice(spec: Spec, layers: list[Layer]) -> list[Diagnostic]:
             )
         )
 
-    body = [layer for layer in layers if layer.kind not in ("Rescaling",) and not layer.kind.startswith("Random")]
+    body = [layer for layer in layers if layer.kind not in ("Rescaling",) and layer.kind not in AUGMENT_CLASSES]
     previous_shape: dict[str, Shape] = {}
     prev: Layer | None = None
     for layer in layers:

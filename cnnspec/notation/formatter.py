@@ -13,7 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from cnnspec.notation.ir import Augment, Conv, Dense, Dropout, GlobalPool, Head, NoPool, Pool, Spec, SpecFile
-from cnnspec.notation.parser import UNICODE_FRACTIONS
+from cnnspec.notation.vocabulary import DEFAULT_L2, GLOBAL_POOLS, POOLS, UNICODE_FRACTIONS
 
 _FRACTION_CHARS = {v: k for k, v in UNICODE_FRACTIONS.items()}
 
@@ -57,7 +57,7 @@ def format_rate(rate: Fraction) -> str:
 def _l2(l2: float | None) -> str:
     if l2 is None:
         return ""
-    if l2 == 0.01:
+    if l2 == DEFAULT_L2:
         return "L2"
     text = repr(l2)
     if "e" in text:
@@ -99,8 +99,12 @@ def _head(h: Head) -> str:
     return out + _l2(h.l2)
 
 
+_POOL_PREFIX = {op: prefix for prefix, op in POOLS.items()}
+_GLOBAL_POOL_ITEM = {op: item for item, op in GLOBAL_POOLS.items()}
+
+
 def _pool(p: Pool) -> str:
-    return ("ap" if p.op == "avg" else "p") + ("" if p.size == 2 else str(p.size))
+    return _POOL_PREFIX[p.op] + ("" if p.size == 2 else str(p.size))
 
 
 def _augment(a: Augment) -> str:
@@ -128,7 +132,7 @@ def format_spec(spec: Spec) -> str:
             elif isinstance(item, Pool):
                 items.append(_pool(item))
             elif isinstance(item, GlobalPool):
-                items.append("gap" if item.op == "avg" else "gmp")
+                items.append(_GLOBAL_POOL_ITEM[item.op])
             elif isinstance(item, Dropout):
                 items.append("d" + format_rate(item.rate))
             elif isinstance(item, NoPool):

@@ -13,6 +13,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
 
+from cnnspec.notation.vocabulary import ACTIVATIONS, Activation, AugmentName
+
 
 def _to_fraction(value: object) -> Fraction:
     if isinstance(value, Fraction):
@@ -31,19 +33,8 @@ Rate = Annotated[
     PlainSerializer(lambda f: str(f), return_type=str),
 ]
 
-Activation = Literal["R", "T", "S", "E", "G", "W", "I"]
-
-#: Activation letter -> Keras activation name.  GELU is the exact form,
-#: which is Keras 3's default (``approximate=False``).
-KERAS_ACTIVATIONS: dict[str, str] = {
-    "R": "relu",
-    "T": "tanh",
-    "S": "sigmoid",
-    "E": "elu",
-    "G": "gelu",
-    "W": "silu",
-    "I": "linear",
-}
+#: Activation letter -> Keras activation name (the table lives in the vocabulary).
+KERAS_ACTIVATIONS = ACTIVATIONS
 
 
 class Span(BaseModel):
@@ -129,9 +120,6 @@ class Head(Node):
         if self.activation is not None:
             return KERAS_ACTIVATIONS[self.activation]
         return "softmax" if self.classes > 1 else "sigmoid"
-
-
-AugmentName = Literal["flip", "vflip", "hvflip", "rot", "zoom", "shift", "contrast", "bright"]
 
 
 class Augment(Node):

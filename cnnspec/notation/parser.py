@@ -40,38 +40,28 @@ from cnnspec.notation.ir import (
     SpecFile,
     input_too_large,
 )
+from cnnspec.notation.vocabulary import (
+    ACTIVATION_LETTERS,
+    AUGMENTATIONS,
+    DECIMAL,
+    DEFAULT_L2,
+    GLOBAL_POOLS,
+    L2_NUMBER,
+    MODIFIERS,
+    MODIFIERS_ALLOWED,
+    NAME_RE,
+    NAMED_LINE,
+    POOLS,
+    SECTION_NAMES,
+    SECTION_ORDER,
+    UNICODE_FRACTIONS,
+)
 
-SECTION_ORDER = "IACDO"
-SECTION_NAMES = {"I": "input", "A": "augmentation", "C": "convolution", "D": "dense", "O": "head"}
-
-
-UNICODE_FRACTIONS: dict[str, Fraction] = {
-    "½": Fraction(1, 2), "⅓": Fraction(1, 3), "⅔": Fraction(2, 3),
-    "¼": Fraction(1, 4), "¾": Fraction(3, 4), "⅕": Fraction(1, 5),
-    "⅖": Fraction(2, 5), "⅗": Fraction(3, 5), "⅘": Fraction(4, 5),
-    "⅙": Fraction(1, 6), "⅚": Fraction(5, 6), "⅐": Fraction(1, 7),
-    "⅛": Fraction(1, 8), "⅜": Fraction(3, 8), "⅝": Fraction(5, 8),
-    "⅞": Fraction(7, 8), "⅑": Fraction(1, 9), "⅒": Fraction(1, 10),
-}  # fmt: skip
-
-AUGMENTATIONS: dict[str, float | None] = {
-    # name -> largest factor; None: takes no factor.
-    "flip": None, "vflip": None, "hvflip": None,
-    "rot": 0.5, "zoom": 1.0, "shift": 1.0, "contrast": 1.0, "bright": 1.0,
-}  # fmt: skip
-
-ACTIVATION_LETTERS = "RTSEGWI"
-_DECIMAL = r"(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
-_L2_NUMBER = _DECIMAL + r"(?:e-?[0-9]+)?"
-NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_DECIMAL = DECIMAL
+_L2_NUMBER = L2_NUMBER
 #: Whitespace that separates nothing in the grammar: a no-break space pasted
 #: from a document, U+2028, a vertical tab...
 _ODD_SPACE = re.compile(r"[^\S \t\n\r\f]")
-# A line that starts a named spec: `name = ...`.  The `=` must be followed by
-# a blank, the end of the line or a section header, so an item such as
-# `L2=0.01` at the start of a continuation line is never taken for a name.
-NAMED_LINE = re.compile(r"^(?P<indent>[ \t]*)(?P<name>[^\s=#:]+)[ \t]*=(?=[ \t]|$|[A-Za-z][A-Za-z0-9_]*:)")
-
 
 # --------------------------------------------------------------------------
 # Grammar
@@ -243,8 +233,6 @@ _MODIFIER_BY_FIRST: dict[str, tuple[str, re.Pattern[str]]] = {
     **{letter: ("act", _MODIFIERS[-1][1]) for letter in ACTIVATION_LETTERS},
 }
 _NO_MATCH = re.compile(r"(?!)")
-_MODIFIER_ALLOWED = {"C": {"k", "s", "L2", "v", "n", "act"}, "D": {"L2", "n", "act"}, "O": {"L2", "act"}}
-_MODIFIER_LABEL = {"k": "kernel size", "s": "stride", "L2": "L2", "v": "valid padding", "n": "batch norm"}
 
 
 def _exponent_hint(text: str) -> str | None:
@@ -321,8 +309,8 @@ def _scan_unit(tok: Token, section: str, ctx: _Ctx) -> dict[str, Any] | None:
                 )
             ok = False
         seen[key] = mtext
-        if key not in _MODIFIER_ALLOWED[section]:
-            label = _MODIFIER_LABEL.get(key, key)
+        if key not in MODIFIERS_ALLOWED[section]:
+            label = MODIFIERS[key]
             # k, s and v shape a convolution; n (batch norm) also suits a dense layer.
             where = "convolutions" if key in ("k", "s", "v") else "convolutions and dense layers"
             ctx.error(
@@ -356,7 +344,7 @@ def _scan_unit(tok: Token, section: str, ctx: _Ctx) -> dict[str, Any] | None:
                 ok = False
             out["stride"] = stride
         elif key == "L2":
-            factor = float(mm[1]) if mm[1] else 0.01
+            factor = float(mm[1]) if mm[1] else DEFAULT_L2
             if not mm[1] and rest[len(mtext) : len(mtext) + 1] == "=":
                 # `L2=` followed by no number: `L2=-1`, `L2=x`.
                 bad = re.match(r"=[^" + ACTIVATION_LETTERS + r"nvks]*", rest[len(mtext) :])
@@ -399,7 +387,7 @@ def _word_hint(word: str, section: str, previous: Token | None) -> str | None:
         return f"modifiers are glued to their count, with no space: {previous}{word}"
     if word in UNICODE_FRACTIONS or re.fullmatch(r"[0-9]*\.[0-9]+|[0-9.]+%", word):
         return f"a dropout is written d{word}"
-    if word.lower() in {"p", "ap", "gap", "gmp"} or re.fullmatch(r"[Aa]?P[0-9]*", word):
+    if word.lower() in {*POOLS, *GLOBAL_POOLS} or re.fullmatch(r"[Aa]?P[0-9]*", word):
         return f"items are lowercase: {word.lower()}"
     if word[:1] == "D" and len(word) > 1 and section in "CD":
         return f"dropout is a lowercase d: d{word[1:]}"
@@ -434,9 +422,9 @@ def _parse_conv(items: list[Token], ctx: _Ctx) -> list[ConvItem]:
                     "write p0 for no pooling at all" if size == 0 else "leave the item out: a 1x1 pool does nothing",
                 )
             else:
-                out.append(Pool(span=span, text=text, op="avg" if m[1] else "max", size=size))
+                out.append(Pool(span=span, text=text, op=POOLS[m[1] + "p"], size=size))
         elif kind == "GPOOL":
-            out.append(GlobalPool(span=span, text=text, op="avg" if text == "gap" else "max"))
+            out.append(GlobalPool(span=span, text=text, op=GLOBAL_POOLS[text]))
         elif kind == "DROPOUT":
             _add_dropout(tok, ctx, out)
         else:
@@ -556,7 +544,7 @@ def _parse_augment(section: _Section, ctx: _Ctx) -> list[Augment]:
             continue
         assert m
         factor_text = m[2]
-        limit = AUGMENTATIONS[name]
+        limit = AUGMENTATIONS[name].max_factor
         factor: float | None = None
         if limit is None:
             if factor_text:

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 
 from cnnspec.errors import Diagnostic, SpecError
 from cnnspec.notation.ir import Node, Span, Spec, SpecFile
-from cnnspec.notation.parser import NAMED_LINE, UNICODE_FRACTIONS, ParsedFile, ParsedSpec, parse_file_results
+from cnnspec.notation.parser import ParsedFile, ParsedSpec, parse_file_results
+from cnnspec.notation.vocabulary import NAMED_LINE, UNICODE_FRACTIONS
 
 #: Most variants one spec may expand to: a typo such as ``{8,16,...}`` in
 #: five places should not silently queue thousands of trainings.

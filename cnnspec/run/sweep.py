@@ -37,8 +37,9 @@ from cnnspec.errors import SpecError, render_all
 from cnnspec.network.sources import check_source
 from cnnspec.notation.formatter import format_spec
 from cnnspec.notation.ir import Spec
-from cnnspec.notation.parser import NAME_RE, parse
+from cnnspec.notation.parser import parse
 from cnnspec.notation.variants import has_variants
+from cnnspec.notation.vocabulary import NAME_RE
 from cnnspec.run.progress import Reporter
 
 EntryStatus = Literal["invalid", "pending", "resume", "finished", "completed", "interrupted", "failed"]
