@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import typer
 
 from cnnspec.cli.common import console
+from cnnspec.cli.help import Command as _Command
+from cnnspec.cli.help import Group
 
 
 class Command(NamedTuple):
@@ -46,17 +48,39 @@ _SETTINGS: dict[str, Any] = dict(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Group,
+    # -h as well: users type it by habit; click passes the names down to every command.
+    context_settings={"help_option_names": ["--help", "-h"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from cnnspec import __version__
+
+        console().print(__version__)
+        raise typer.Exit()
+
+
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the cnnspec version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
+) -> None:
+    # The group's own options (only --version, handled eagerly above); its help is _SETTINGS'.
+    pass
 
 
 def make_app(static_only: bool = False) -> typer.Typer:
     """A typer app with every command of :data:`COMMANDS` (or only the static ones), in order."""
     app = typer.Typer(**_SETTINGS)
+    app.callback()(_root)
     for command in COMMANDS:
         if static_only and not command.static:
             continue
         function = getattr(importlib.import_module(command.module), command.function)
-        app.command(command.name)(function)
+        app.command(command.name, cls=_Command)(function)
     return app
 
 
