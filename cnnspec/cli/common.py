@@ -16,7 +16,7 @@ from typing import Annotated, NoReturn, Optional
 import typer
 from rich.console import Console
 
-from cnnspec.network.checker import Shape, parse_shape
+from cnnspec.network.shapes import Shape, parse_shape
 from cnnspec.network.sources import read_text
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2

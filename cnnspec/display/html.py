@@ -12,6 +12,7 @@ from html import escape
 
 from cnnspec.errors import Diagnostic, source_line
 from cnnspec.network.checker import CheckedSpec, check
+from cnnspec.network.shapes import shape_text
 from cnnspec.notation.formatter import format_spec
 from cnnspec.notation.ir import Spec
 
@@ -25,10 +26,6 @@ _STYLE = (
     ".cnnspec pre{margin:2px 0 6px 0}"
     "</style>"
 )
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "x".join(str(d) for d in shape)
 
 
 def _diagnostic(d: Diagnostic, source: str) -> str:
@@ -52,13 +49,13 @@ def checked_html(checked: CheckedSpec) -> str:
     if checked.input_shape:
         rows.append(
             f'<tr><td></td><td class="l">input</td><td class="l">InputLayer</td><td></td>'
-            f"<td>{_shape(checked.input_shape)}</td><td>0</td><td>0</td></tr>"
+            f"<td>{shape_text(checked.input_shape)}</td><td>0</td><td>0</td></tr>"
         )
     for i, layer in enumerate(checked.layers, 1):
         cls = ' class="implied"' if layer.implied else ""
         rows.append(
             f"<tr{cls}><td>{i}</td><td class='l'>{escape(layer.name)}</td><td class='l'>{escape(layer.kind)}</td>"
-            f"<td class='l'><code>{escape(layer.text)}</code></td><td>{_shape(layer.output_shape)}</td>"
+            f"<td class='l'><code>{escape(layer.text)}</code></td><td>{shape_text(layer.output_shape)}</td>"
             f"<td>{layer.params:,}</td><td>{layer.macs:,}</td></tr>"
         )
     head = "".join(

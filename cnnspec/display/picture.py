@@ -35,6 +35,7 @@ from typing import Literal, TypedDict, Union
 from xml.sax.saxutils import escape, quoteattr
 
 from cnnspec.network.checker import CheckedSpec, Layer
+from cnnspec.network.shapes import human, shape_text
 
 # The parser's own rule for a `name =` line, so the two never disagree.
 from cnnspec.notation.vocabulary import AUGMENT_CLASSES, GLOBAL_POOL_CLASSES, POOL_CLASSES
@@ -178,19 +179,6 @@ def vector(n: int) -> float:
 def text_width(text: str, size: float, mono: bool = False) -> float:
     """A close estimate of the rendered width (DejaVu metrics), for layout only."""
     return len(text) * size * (0.61 if mono else 0.62)
-
-
-def human(n: float) -> str:
-    """``1234567`` -> ``1.23M``."""
-    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= factor:
-            return f"{n / factor:.2f}{suffix}"
-    return f"{n:g}"
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    """The checker's shape text: ``(100, 100, 32)`` -> ``100x100x32``."""
-    return "x".join(str(d) for d in shape)
 
 
 def spec_text(checked: CheckedSpec) -> str:

@@ -11,27 +11,9 @@ from rich.text import Text
 
 from cnnspec.errors import Diagnostic, source_line
 from cnnspec.network.checker import CheckedSpec
+from cnnspec.network.shapes import human, human_bytes, shape_text
 from cnnspec.network.sources import SpecResult
 from cnnspec.notation.formatter import format_spec
-
-
-def human(n: float, unit: str = "") -> str:
-    """``1234567`` -> ``1.23M``."""
-    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= factor:
-            return f"{n / factor:.2f}{suffix}{unit}"
-    return f"{n:g}{unit}"
-
-
-def human_bytes(n: int) -> str:
-    for factor, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if n >= factor:
-            return f"{n / factor:.2f} {suffix}"
-    return f"{n} B"
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    return "x".join(str(d) for d in shape)
 
 
 def check_table(checked: CheckedSpec) -> Table:

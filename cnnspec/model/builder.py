@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cnnspec.errors import Diagnostic, SpecError
-from cnnspec.network.checker import Shape, parse_shape
+from cnnspec.network.shapes import Shape, parse_shape
 from cnnspec.notation.ir import (
     KERAS_ACTIVATIONS,
     Augment,

@@ -1,7 +1,7 @@
 """Spec -> :class:`CheckedSpec`: shapes, parameters, MACs and advice, in pure Python.
 
-Nothing here imports TensorFlow or Keras.  The shape and cost math is a few
-small pure functions (``conv_output_size``, ``pool_output_size``) and every
+Nothing here imports TensorFlow or Keras.  The shape math is two small pure
+functions (:mod:`cnnspec.network.shapes`) and every
 number is held against the model that :mod:`cnnspec.model.builder` builds, by the
 tests, over hand-written and random specs.
 """
@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 from cnnspec.errors import Diagnostic
+from cnnspec.network.shapes import Shape, conv_output_size, parse_shape, pool_output_size, shape_text
 from cnnspec.notation.ir import (
     KERAS_ACTIVATIONS,
     Augment,
@@ -30,8 +31,6 @@ from cnnspec.notation.ir import (
     input_too_large,
 )
 from cnnspec.notation.vocabulary import AUGMENT_CLASSES, AUGMENTATIONS, GLOBAL_POOL_CLASSES, POOL_CLASSES
-
-Shape = tuple[int, ...]
 
 #: Bytes per value: the compiled model is float32.
 BYTES_PER_VALUE = 4
@@ -157,38 +156,6 @@ class CheckedSpec:
 
 
 # --------------------------------------------------------------------------
-# Shape math, as Keras computes it
-
-
-def conv_output_size(size: int, kernel: int, stride: int, padding: str) -> int:
-    """Output length of a convolution along one axis (Keras' rule).
-
-    >>> conv_output_size(32, 3, 1, "same"), conv_output_size(32, 5, 2, "valid")
-    (32, 14)
-    """
-    if padding == "same":
-        return -(-size // stride)
-    return (size - kernel) // stride + 1
-
-
-def pool_output_size(size: int, pool: int) -> int:
-    """Output length of a ``pool`` x ``pool`` pool, stride ``pool``, valid padding."""
-    return (size - pool) // pool + 1
-
-
-def parse_shape(text: str) -> Shape:
-    """``"32x32x3"`` -> ``(32, 32, 3)``; raise ValueError on anything else."""
-    parts = text.lower().split("x")
-    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(f"expected HxWxC with positive integers, such as 32x32x3; received {text!r}")
-    return (int(parts[0]), int(parts[1]), int(parts[2]))
-
-
-def _fmt_shape(shape: Shape) -> str:
-    return "x".join(str(d) for d in shape)
-
-
-# --------------------------------------------------------------------------
 # The checker
 
 
@@ -223,7 +190,7 @@ def _add_conv(w: _Walk, item: Conv, index: int) -> bool:
     if oh < 1 or ow < 1:
         w.error(
             "E401",
-            f"conv '{item.text}' receives {_fmt_shape(w.shape)} and would output "
+            f"conv '{item.text}' receives {shape_text(w.shape)} and would output "
             f"{oh}x{ow}x{item.filters}: a {kh}x{kw} {item.padding} kernel needs at least {kh}x{kw}",
             item.span,
             "use 'same' padding (drop v), a smaller kernel, or fewer pools before it",
@@ -269,7 +236,7 @@ def _add_pool(w: _Walk, item: Pool, index: int) -> bool:
         what = "implied pool" if item.implied else f"pool '{item.text}'"
         w.error(
             "E402",
-            f"{what} receives {_fmt_shape(w.shape)} and would output {oh}x{ow}x{c}: "
+            f"{what} receives {shape_text(w.shape)} and would output {oh}x{ow}x{c}: "
             f"a {item.size}x{item.size} pool needs at least {item.size}x{item.size}",
             item.span,
             "write p0 or explicit pools where you want them"
@@ -350,7 +317,7 @@ def check(
     if spec.input and input_shape and tuple(input_shape) != spec.input.shape:
         err(
             "E403",
-            f"I: {spec.input.text} disagrees with the input given ({_fmt_shape(tuple(input_shape))})",
+            f"I: {spec.input.text} disagrees with the input given ({shape_text(tuple(input_shape))})",
             spec.input.span,
             "drop --input or change I:",
         )
@@ -513,7 +480,7 @@ def _advice(spec: Spec, layers: list[Layer]) -> list[Diagnostic]:
                 flat = next(layer for layer in layers if layer.kind == "Flatten")
                 src = previous_shape.get(flat.name, ())
                 hint = (
-                    f"it reads the flattened {_fmt_shape(src)} map ({math.prod(src):,} values): pool more, "
+                    f"it reads the flattened {shape_text(src)} map ({math.prod(src):,} values): pool more, "
                     "use fewer filters in the last convolution, or end C: with gap"
                 )
             elif big.kind == "Dense":

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from cnnspec.errors import Diagnostic
-from cnnspec.network.checker import Shape
+from cnnspec.network.shapes import Shape
 from cnnspec.network.sources import SpecResult, check_source
 from cnnspec.notation.ir import Span
 

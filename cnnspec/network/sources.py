@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.errors import Diagnostic
-from cnnspec.network.checker import CheckedSpec, Shape, check
+from cnnspec.network.checker import CheckedSpec, check
+from cnnspec.network.shapes import Shape
 
 
 @dataclass(frozen=True)
