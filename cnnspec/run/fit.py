@@ -1,0 +1,396 @@
+"""Fitting a model inside a run: the distribution strategy, optimizer, loss, precision policy,
+the per-epoch recorder, reseeding and signals.
+
+:func:`fit` builds (or loads) the model in the strategy's scope and fits it, and a
+:class:`RunRecorder` writes the run directory after every epoch.  Keras and TensorFlow are
+imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from cnnspec import atomic
+from cnnspec.network.checker import CheckedSpec
+from cnnspec.notation.ir import Spec
+from cnnspec.run.data import DataPlan, open_datasets
+from cnnspec.run.metrics import plot_curves, summarize
+from cnnspec.run.options import SGD_MOMENTUM, RunResult, Status, TrainOptions
+from cnnspec.run.progress import COLUMNS, Reporter
+from cnnspec.run.rundir import TrainError, damaged, history_csv, now, write_json
+
+
+class Interrupted(Exception):
+    pass
+
+
+# --- the session: one process's share of a run ---------------------------------
+
+
+class RunRecorder:
+    """Records a run as it goes: the files of the run directory, the history,
+    the best epoch and the stop request of a signal."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        run: dict[str, Any],
+        history: list[dict[str, float]],
+        checked: CheckedSpec,
+        n_train: int,
+        patience: int | None,
+        reporter: Reporter,
+    ) -> None:
+        self.run_dir = run_dir
+        self.run = run
+        self.history = history
+        self.checked = checked
+        self.n_train = n_train
+        self.patience = patience
+        self.reporter = reporter
+        self.train_seconds: list[float] = []
+        prior = run_dir / "metrics.json"
+        try:  # only the timings of earlier sessions: a damaged file loses nothing that matters
+            self.prior_metrics: dict[str, Any] = json.loads(prior.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.prior_metrics = {}
+        if not isinstance(self.prior_metrics, dict):
+            self.prior_metrics = {}
+        self.stop_signal: int | None = None
+
+    # files
+    def write_run(self, status: Status) -> None:
+        self.run["status"] = status
+        self.run["updated"] = now()
+        write_json(self.run_dir / "run.json", self.run)
+
+    def metrics(self) -> dict[str, Any]:
+        m = summarize(self.history, self.train_seconds, self.n_train, self.checked.total_params, self.checked.macs)
+        if not self.train_seconds:  # a resumed session that trained no epoch: keep the timings measured before
+            for key in ("images_per_second", "gflops"):
+                m[key] = self.prior_metrics.get(key, m[key])
+        return m
+
+    def best_val_accuracy(self) -> float | None:
+        vals = [r["val_accuracy"] for r in self.history if r.get("val_accuracy") is not None]
+        return max(vals) if vals else None
+
+    def epoch_done(self, row: dict[str, Any], train_seconds: float, model: Any) -> None:
+        previous = self.best_val_accuracy()
+        best = previous is None or row["val_accuracy"] > previous
+        self.history.append(row)
+        self.train_seconds.append(train_seconds)
+        # state.json last: it is the commit point that --resume trusts.
+        atomic.write_with(self.run_dir / "checkpoint.keras", model.save, suffix=".keras")
+        if best:
+            atomic.write_with(self.run_dir / "model.keras", model.save, suffix=".keras")
+        atomic.write_text(self.run_dir / "history.csv", history_csv(self.history))
+        write_json(self.run_dir / "metrics.json", self.metrics())
+        write_json(self.run_dir / "state.json", {"epoch": int(row["epoch"])})
+        self.reporter.epoch_end(row, best)
+
+    def early_stop(self) -> bool:
+        if not self.patience or not self.history:
+            return False
+        best_epoch = max(self.history, key=lambda r: r["val_accuracy"])["epoch"]
+        return self.history[-1]["epoch"] - best_epoch >= self.patience
+
+    def finish(self, status: Status, model: Any = None) -> RunResult:
+        metrics = self.metrics()
+        write_json(self.run_dir / "metrics.json", metrics)
+        if self.history:
+            plot_curves(self.history, self.run_dir / "curves.png", self.run.get("name") or "")
+        self.write_run(status)
+        result = RunResult(
+            run_dir=self.run_dir,
+            status=status,
+            epochs_completed=len(self.history),
+            history=self.history,
+            metrics=metrics,
+            class_names=list(self.run["class_names"]),
+            signal=self.stop_signal,
+            model=model,
+        )
+        self.reporter.finish(
+            {"status": status, "run_dir": str(self.run_dir), "metrics": metrics, "history": self.history}
+        )
+        return result
+
+    # signals
+    def check_stop(self) -> None:
+        if self.stop_signal is not None:
+            raise Interrupted
+
+
+@contextmanager
+def stop_on_signals(session: RunRecorder) -> Iterator[None]:
+    """SIGINT / SIGTERM ask the session to stop after what is completed; a
+    second signal stops at once.  Only the main thread can take signals: from
+    another thread (a sweep's worker) this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signums = [signal.SIGINT, signal.SIGTERM]
+    previous = {s: signal.getsignal(s) for s in signums}
+
+    def handler(signum: int, frame: Any) -> None:
+        if session.stop_signal is not None:
+            for s, h in previous.items():
+                signal.signal(s, h)
+            raise KeyboardInterrupt
+        session.stop_signal = signum
+        session.reporter.note(
+            f"{signal.Signals(signum).name}: stopping after saving the last completed epoch "
+            "(send it again to stop at once)"
+        )
+
+    for s in signums:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _reseed(model: Any, seed: int, epoch: int) -> None:
+    """Set every random-number state of ``model`` (dropout, augmentation: one
+    Keras ``SeedGenerator`` each) to a value of ``(seed, epoch, its place)``.
+
+    Done at the start of every epoch, fresh or resumed, so that an epoch's
+    masks and flips never depend on what ran before in the process: a
+    resumed run draws what the uninterrupted run drew.  (The states are
+    variables of the model, in the order of its layers, the same in a model
+    built from the spec and one loaded from ``checkpoint.keras``.)
+    """
+    import numpy as np
+
+    states = [v for v in model.variables if v.path.endswith("seed_generator_state")]
+    for i, v in enumerate(states):
+        digest = hashlib.sha256(f"{seed}:{epoch}:{i}".encode()).digest()
+        v.assign(np.array([int.from_bytes(digest[:4], "little") >> 1, 0], dtype=v.dtype))
+
+
+def _callback(session: RunRecorder, epochs: int, steps: int, seed: int, epoch_var: Any) -> Any:
+    import keras
+
+    class Recorder(keras.callbacks.Callback):
+        """Times each epoch, feeds the reporter and records each finished epoch."""
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            session.check_stop()
+            # Before the epoch's data iterator exists: its order and the
+            # model's random draws are functions of (seed, epoch) alone.
+            epoch_var.assign(epoch)
+            _reseed(self.model, seed, epoch)
+            self.t0 = time.perf_counter()
+            self.t_train: float | None = None
+            session.reporter.epoch_start(epoch + 1, epochs, steps)
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            session.check_stop()
+            reporter = session.reporter
+            shown = None
+            if logs and reporter.wants_logs():
+                shown = {k: float(v) for k, v in logs.items() if k in ("loss", "accuracy")}
+            reporter.step(batch + 1, shown)
+
+        def on_test_begin(self, logs: Any = None) -> None:
+            self.t_train = time.perf_counter() - self.t0
+
+        def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
+            session.check_stop()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            logs = logs or {}
+            seconds = time.perf_counter() - self.t0
+            lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            row = {"epoch": epoch + 1, **{c: _float(logs.get(c)) for c in COLUMNS[1:5]}}
+            row.update(seconds=round(seconds, 3), lr=lr)
+            session.epoch_done(row, self.t_train if self.t_train is not None else seconds, self.model)
+            if session.early_stop():
+                session.reporter.note(f"early stop: no better validation accuracy for {session.patience} epochs")
+                self.model.stop_training = True
+            session.check_stop()
+
+    return Recorder()
+
+
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+# --- Keras ------------------------------------------------------------------------
+
+
+#: For testing ``--distribute mirrored`` without GPUs: split the CPU into this
+#: many logical devices (only works before TensorFlow has started its devices).
+CPU_DEVICES_ENV = "CNNSPEC_CPU_DEVICES"
+
+
+def _strategy(name: str | None) -> Any:
+    import tensorflow as tf
+
+    if name == "mirrored":
+        _split_cpu(tf)
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _split_cpu(tf: Any) -> None:
+    value = os.environ.get(CPU_DEVICES_ENV, "").strip()
+    if not value:
+        return
+    if not value.isdigit() or int(value) < 1:
+        raise TrainError(f"{CPU_DEVICES_ENV}={value!r} is not a device count", "give a whole number such as 2")
+    count = int(value)
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError:  # TensorFlow has started already: fine if it was split alike
+        done = tf.config.get_logical_device_configuration(cpu)
+        if len(done or [None]) != count:
+            raise TrainError(
+                f"{CPU_DEVICES_ENV}={count} came too late: TensorFlow has started its devices already",
+                "set it before anything runs TensorFlow (a fresh process)",
+            ) from None
+
+
+def _loss_and_metric(spec: Spec) -> tuple[Any, Any]:
+    """Loss and accuracy from the head: softmax -> sparse categorical CE, one
+    sigmoid unit -> binary CE, an ``I`` head -> the ``from_logits`` form."""
+    import keras
+
+    head = spec.head
+    logits = head is not None and head.activation == "I"
+    if head is not None and head.classes == 1:
+        return (
+            keras.losses.BinaryCrossentropy(from_logits=logits),
+            keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0 if logits else 0.5),
+        )
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=logits), keras.metrics.SparseCategoricalAccuracy(
+        name="accuracy"
+    )
+
+
+def _optimizer(options: TrainOptions) -> Any:
+    import keras
+
+    lr = options.learning_rate
+    if options.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=SGD_MOMENTUM)
+    if options.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=lr)
+    return keras.optimizers.Adam(learning_rate=lr)
+
+
+@contextmanager
+def _precision(mixed: bool) -> Iterator[None]:
+    """``mixed_float16`` while the model is built, then the caller's policy back."""
+    if not mixed:
+        yield
+        return
+    import keras
+
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
+def fit(
+    session: RunRecorder,
+    spec: Spec,
+    dplan: DataPlan,
+    options: TrainOptions,
+    initial_epoch: int,
+    checkpoint: Path | None,
+) -> RunResult:
+    """Build (or load) the model in the strategy's scope and fit it; record it all."""
+    import keras
+    import tensorflow as tf
+
+    reporter = session.reporter
+    model = None
+    with stop_on_signals(session):
+        try:
+            # The same global seed in a fresh and a resumed run: tf.data
+            # combines it with every shuffle's own seed.
+            keras.utils.set_random_seed(options.seed)
+            strategy = _strategy(options.distribute)
+            session.run["replicas"] = int(strategy.num_replicas_in_sync)
+            if options.distribute:
+                devices = list(strategy.extended.worker_devices)
+                reporter.note(f"{options.distribute}: {len(devices)} replicas on {', '.join(devices)}")
+            with strategy.scope():
+                if checkpoint is not None:
+                    try:
+                        model = keras.saving.load_model(checkpoint)
+                    except Exception as exc:  # zip, h5, json and deserialization errors alike
+                        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                        raise damaged(checkpoint, f"not a readable Keras model ({first})") from None
+                    optimizer = model.optimizer  # with its state: moments, iterations
+                else:
+                    from cnnspec.model.builder import build
+
+                    with _precision(options.mixed_precision):
+                        model = build(
+                            spec,
+                            None if spec.input else dplan.image_shape,
+                            None if spec.head else len(dplan.class_names),
+                            seed=options.seed,
+                        )
+                    optimizer = _optimizer(options)
+                loss, metric = _loss_and_metric(spec)
+                model.compile(
+                    optimizer=optimizer,
+                    loss=loss,
+                    metrics=[metric],
+                    jit_compile="auto" if options.jit is None else options.jit,
+                )
+            steps = math.ceil(dplan.n_train / options.batch_size)
+            binary = spec.head is not None and spec.head.classes == 1
+            # Outside the strategy's scope: the input pipeline reads it, not the replicas.
+            epoch_var = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False)
+            with open_datasets(
+                dplan,
+                batch_size=options.batch_size,
+                seed=options.seed,
+                binary=binary,
+                epoch=epoch_var,
+            ) as (train_ds, val_ds):
+                session.check_stop()
+                if initial_epoch < options.epochs and not session.early_stop():
+                    model.fit(
+                        train_ds,
+                        validation_data=val_ds,
+                        epochs=options.epochs,
+                        initial_epoch=initial_epoch,
+                        callbacks=[_callback(session, options.epochs, steps, options.seed, epoch_var)],
+                        shuffle=False,  # the pipeline shuffles, after its cache
+                        verbose=0,
+                    )
+        except (Interrupted, KeyboardInterrupt):
+            reporter.close()
+            if session.stop_signal is None:
+                session.stop_signal = int(signal.SIGINT)
+            return session.finish("interrupted", model)
+        except BaseException:
+            reporter.close()
+            session.write_run("failed")
+            if session.history:
+                plot_curves(session.history, session.run_dir / "curves.png", session.run.get("name") or "")
+            raise
+    return session.finish("completed", model)
