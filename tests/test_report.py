@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from cnnspec.cli import app
 from cnnspec.network.checker import check
 from cnnspec.notation.parser import parse
-from cnnspec.report.table import Report, Row, build_report, cells, html, markdown, write_report
+from cnnspec.report.table import Report, Row, build_report, cells
+from cnnspec.report.writers import html, markdown, write_report
 
 EVIL = '<img src=x onerror=alert(1)>&"'
 SPECS = {"wide": "wide = C: 8 D: 8R", "deep": "deep = C: 4 8 D: 8R", "flat": "flat = D: 6R"}

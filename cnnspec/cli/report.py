@@ -1,4 +1,4 @@
-"""``cnnspec report``: a thin wrapper over :func:`cnnspec.report.table.write_report`.
+"""``cnnspec report``: a thin wrapper over :func:`cnnspec.report.writers.write_report`.
 
 Nothing heavy is imported at module level.
 """
@@ -41,7 +41,8 @@ def report(
     from rich.markup import escape
 
     from cnnspec.atomic import WriteError
-    from cnnspec.report.table import NoUsableRunError, ReportError, write_report
+    from cnnspec.report.table import NoUsableRunError, ReportError
+    from cnnspec.report.writers import write_report
 
     if not out.lower().endswith((".md", ".html", ".htm")):
         fail(f"--out {escape(out)}: write the report as .md or .html")
