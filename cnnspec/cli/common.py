@@ -130,13 +130,10 @@ def train_options(**given: object) -> object:
 
 def onnx_spec(path: str) -> str:
     """The spec text stored in an exported ``.onnx`` file (for ``cnnspec check model.onnx``)."""
-    from cnnspec.deploy.export import ExportError, read_metadata
-    from cnnspec.deploy.predict import META_SPEC
+    from cnnspec.deploy.loading import ExportError
+    from cnnspec.deploy.metadata import read_spec
 
     try:
-        meta = read_metadata(path)
+        return read_spec(path)
     except ExportError as exc:
         fail(str(exc), EXIT_INVALID)
-    if META_SPEC not in meta:
-        fail(f"{path} has no cnnspec metadata: it was not exported by cnnspec", EXIT_INVALID)
-    return meta[META_SPEC]

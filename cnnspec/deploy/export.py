@@ -19,25 +19,14 @@ The pipeline, top to bottom in :func:`export`:
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnspec.deploy.loading import ExportError, Source, input_shape, load_source
-from cnnspec.deploy.predict import (
-    META_CLASS_NAMES,
-    META_HEAD,
-    META_INPUT_SHAPE,
-    META_LAYOUT,
-    META_RANGE,
-    META_SPEC,
-    META_VERSION,
-    PredictError,
-    find_images,
-    load_images,
-)
+from cnnspec.deploy.metadata import metadata, read_metadata
+from cnnspec.deploy.predict import PredictError, find_images, load_images
 
 if TYPE_CHECKING:
     import keras
@@ -115,21 +104,6 @@ def _rename_output(proto: Any, new: str) -> None:
 
 def _output_name(head_activation: str) -> str:
     return {"softmax": "probabilities", "sigmoid": "probabilities", "linear": "logits"}.get(head_activation, "scores")
-
-
-def metadata(source: Source) -> dict[str, str]:
-    from cnnspec import __version__
-
-    h, w, c = source.input_shape
-    return {
-        META_SPEC: source.canonical,
-        META_CLASS_NAMES: json.dumps(source.class_names, ensure_ascii=False),
-        META_INPUT_SHAPE: json.dumps([h, w, c]),
-        META_LAYOUT: "NHWC",
-        META_RANGE: "0-255",  # raw pixels: the model rescales by 1/255 itself
-        META_HEAD: source.head_activation,
-        META_VERSION: __version__,
-    }
 
 
 # --- parity -----------------------------------------------------------------
@@ -238,20 +212,6 @@ def export(
         report.notes.append(msg + "; written anyway (--allow-mismatch)")
     write_bytes(output, proto.SerializeToString())
     return report
-
-
-def read_metadata(path: str | Path) -> dict[str, str]:
-    """The ``metadata_props`` of an ``.onnx`` file, read with ``onnx`` only (no weights are run)."""
-    import onnx
-
-    p = Path(path)
-    if not p.is_file():
-        raise ExportError(f"no such file: {p}")
-    try:
-        proto = onnx.load(str(p), load_external_data=False)
-    except Exception as exc:  # DecodeError and friends
-        raise ExportError(f"cannot read {p}: not an ONNX file ({type(exc).__name__})") from None
-    return {prop.key: prop.value for prop in proto.metadata_props}
 
 
 __all__ = ["ExportError", "ExportReport", "Source", "export", "load_source", "read_metadata", "to_onnx"]

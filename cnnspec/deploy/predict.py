@@ -19,39 +19,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cnnspec.deploy.metadata import META_CLASS_NAMES, META_HEAD, META_INPUT_SHAPE, META_SPEC, ModelInfo
 from cnnspec.errors import UserError
+from cnnspec.run.images import COLOURLESS_MODES, PREDICT_EXTENSIONS, to_gray, to_rgb
 
 if TYPE_CHECKING:
     import numpy as np
 
-#: Keys of the ONNX ``metadata_props`` that :mod:`cnnspec.deploy.export` writes.
-META_PREFIX = "cnnspec."
-META_SPEC = "cnnspec.spec"
-META_CLASS_NAMES = "cnnspec.class_names"
-META_INPUT_SHAPE = "cnnspec.input_shape"
-META_LAYOUT = "cnnspec.input_layout"
-META_RANGE = "cnnspec.input_range"
-META_HEAD = "cnnspec.head_activation"
-META_VERSION = "cnnspec.version"
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+#: What prediction reads from a folder (more than training: see :mod:`cnnspec.run.images`).
+IMAGE_SUFFIXES = PREDICT_EXTENSIONS
 
 
 class PredictError(UserError):
     """A model or image that cannot be used; ``str()`` is a one-line message for users."""
 
     code = "predict"
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What prediction needs to know about a model, from ONNX metadata or a run directory."""
-
-    input_shape: tuple[int, int, int]
-    class_names: list[str]
-    head_activation: str  # Keras name: softmax, sigmoid, linear, relu, ...
-    spec: str | None = None
-    source: str = ""
 
 
 @dataclass
@@ -94,8 +76,6 @@ class Model(Protocol):
 
 # --- images -----------------------------------------------------------------
 
-_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
-
 
 def load_image(path: str | Path, shape: tuple[int, int, int]) -> Image:
     """Decode ``path`` into an ``HxWxC`` float32 array of 0-255 values for a model of input ``shape``.
@@ -119,17 +99,17 @@ def load_image(path: str | Path, shape: tuple[int, int, int]) -> Image:
             img.load()
             mode = img.mode
             notes: list[str] = []
-            gray = mode in _GRAY_MODES
+            gray = mode in COLOURLESS_MODES
             if mode == "P":  # a palette can be gray or color: look at the decoded colors
                 gray = False
             if channels == 1:
                 if not gray:
                     notes.append(f"converted {mode} image to grayscale for a 1-channel model")
-                img = _to_gray(img)
+                img = to_gray(img)
             elif channels == 3:
                 if gray:
                     notes.append(f"converted grayscale ({mode}) image to RGB for a 3-channel model")
-                img = _to_rgb(img)
+                img = to_rgb(img)
             else:
                 raise PredictError(
                     f"the model takes {channels} channels; only 1 (grayscale) and 3 (RGB) images can be decoded"
@@ -145,28 +125,6 @@ def load_image(path: str | Path, shape: tuple[int, int, int]) -> Image:
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     return Image(str(path), pixels, notes)
-
-
-def _to_rgb(img: Any) -> Any:
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        img = _to_gray(img)
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        img = img.convert("RGBA").convert("RGB")  # drop alpha, keep colors as drawn
-    return img.convert("RGB")
-
-
-def _to_gray(img: Any) -> Any:
-    import numpy as np
-    from PIL import Image as PILImage
-
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        # 16-bit or float gray: scale the type's range onto 0-255.
-        arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        return PILImage.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8), mode="L")
-    if img.mode in ("RGBA", "LA", "PA", "P"):
-        img = img.convert("RGBA").convert("RGB")
-    return img.convert("L")
 
 
 def load_images(paths: Sequence[str | Path], shape: tuple[int, int, int]) -> list[Image]:

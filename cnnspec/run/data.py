@@ -31,18 +31,11 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import BaseModel, ConfigDict
 
+from cnnspec.run.images import ALPHA_MODES, COLOR_MODES, GRAY_MODES, IMAGE_EXTENSIONS, probe
+
 if TYPE_CHECKING:
     import tensorflow as tf
 
-#: The extensions Keras' loader reads (compared lower-case).
-IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
-#: Pillow formats that TensorFlow's ``decode_image`` can read (MPO is a JPEG).
-TF_FORMATS = {"BMP", "GIF", "JPEG", "MPO", "PNG"}
-#: Colour mode of Keras' loader for a channel count.
-COLOR_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
-#: Pillow modes without colour, and with an alpha channel.
-_GRAY_MODES = {"1", "L", "I", "I;16", "I;16B", "I;16L", "F"}
-_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 #: How many bad files a message lists before it says "and N more".
 SHOW_BAD = 10
 #: The shuffle buffer holds the whole training set up to this many images.
@@ -110,9 +103,9 @@ class FolderScan(BaseModel):
     def channels(self) -> int:
         """1 when every image is grayscale, 4 when every one has alpha, else 3."""
         modes = set(self.modes)
-        if modes and modes <= _GRAY_MODES:
+        if modes and modes <= GRAY_MODES:
             return 1
-        if modes and modes <= _ALPHA_MODES:
+        if modes and modes <= ALPHA_MODES:
             return 4
         return 3
 
@@ -158,23 +151,6 @@ def count_line(counts: dict[str, int], most: int = 24) -> str:
 
 def _top(counter: dict[str, int], n: int) -> list[tuple[str, int]]:
     return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
-
-
-def _probe(path: Path) -> tuple[str | None, str | None, str]:
-    """``(size "HxW", mode, "")`` for a readable image, else ``(None, None, reason)``."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            fmt = im.format or "?"
-            if fmt not in TF_FORMATS:
-                return None, None, f"a {fmt} image, which TensorFlow cannot decode"
-            im.load()  # a full decode: truncated files fail here, not in epoch 3
-            return f"{im.height}x{im.width}", im.mode, ""
-    except UnidentifiedImageError:
-        return None, None, "not an image"
-    except Exception as exc:  # Pillow raises many kinds for broken files
-        return None, None, f"cannot be decoded ({type(exc).__name__}: {exc})".replace("\n", " ")
 
 
 def scan(path: str | os.PathLike[str], *, decode: bool = True) -> FolderScan:
@@ -228,7 +204,7 @@ def scan(path: str | os.PathLike[str], *, decode: bool = True) -> FolderScan:
     if decode:
         workers = min(8, os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for rel, (size, mode, reason) in zip(files, pool.map(lambda r: _probe(root / r), files), strict=True):
+            for rel, (size, mode, reason) in zip(files, pool.map(lambda r: probe(root / r), files), strict=True):
                 if size is None:
                     bad.append(BadFile(path=rel, reason=reason))
                 else:

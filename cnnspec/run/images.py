@@ -1,0 +1,89 @@
+"""Image files: which extensions count, what Pillow's colour modes mean, and the Pillow
+probe and conversions shared by training (:mod:`cnnspec.run.data`) and prediction
+(:mod:`cnnspec.deploy.predict`).
+
+Why two sets of extensions: training reads a folder with Keras' own loader, which decodes
+through TensorFlow and knows only :data:`IMAGE_EXTENSIONS` (and, among Pillow's formats,
+only :data:`TF_FORMATS`).  Prediction decodes every file with Pillow itself, so it also
+takes WebP and TIFF (:data:`PREDICT_EXTENSIONS`): a deployed model should read what a
+camera or a browser hands it, and nothing it decodes goes through TensorFlow.
+
+Pure Python; Pillow and numpy are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+#: The extensions Keras' loader reads (compared lower-case).
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+#: What prediction decodes with Pillow: the loader's extensions, and WebP and TIFF.
+PREDICT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+#: Pillow formats that TensorFlow's ``decode_image`` can read (MPO is a JPEG).
+TF_FORMATS = {"BMP", "GIF", "JPEG", "MPO", "PNG"}
+#: Colour mode of Keras' loader for a channel count.
+COLOR_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
+#: Pillow modes that the loader reads as 1 channel: no colour and no alpha.
+GRAY_MODES = {"1", "L", "I", "I;16", "I;16B", "I;16L", "F"}
+#: Pillow modes with an alpha channel (4 channels for the loader).
+ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+#: Pillow modes without colour, alpha or not: prediction converts them as gray.
+COLOURLESS_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+#: 16-bit and float gray modes, whose range is scaled onto 0-255.
+_WIDE_GRAY_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+
+
+def probe(path: Path) -> tuple[str | None, str | None, str]:
+    """``(size "HxW", mode, "")`` for an image TensorFlow can decode, else ``(None, None, reason)``."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            fmt = im.format or "?"
+            if fmt not in TF_FORMATS:
+                return None, None, f"a {fmt} image, which TensorFlow cannot decode"
+            im.load()  # a full decode: truncated files fail here, not in epoch 3
+            return f"{im.height}x{im.width}", im.mode, ""
+    except UnidentifiedImageError:
+        return None, None, "not an image"
+    except Exception as exc:  # Pillow raises many kinds for broken files
+        return None, None, f"cannot be decoded ({type(exc).__name__}: {exc})".replace("\n", " ")
+
+
+def to_rgb(img: Any) -> Any:
+    """A Pillow image as RGB: alpha dropped (colours kept as drawn), wide gray scaled first."""
+    if img.mode in _WIDE_GRAY_MODES:
+        img = to_gray(img)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA").convert("RGB")  # drop alpha, keep colors as drawn
+    return img.convert("RGB")
+
+
+def to_gray(img: Any) -> Any:
+    """A Pillow image as 8-bit gray (``L``); 16-bit and float gray scaled onto 0-255."""
+    import numpy as np
+    from PIL import Image as PILImage
+
+    if img.mode in _WIDE_GRAY_MODES:
+        # 16-bit or float gray: scale the type's range onto 0-255.
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        return PILImage.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8), mode="L")
+    if img.mode in ("RGBA", "LA", "PA", "P"):
+        img = img.convert("RGBA").convert("RGB")
+    return img.convert("L")
+
+
+__all__ = [
+    "ALPHA_MODES",
+    "COLOR_MODES",
+    "COLOURLESS_MODES",
+    "GRAY_MODES",
+    "IMAGE_EXTENSIONS",
+    "PREDICT_EXTENSIONS",
+    "TF_FORMATS",
+    "probe",
+    "to_gray",
+    "to_rgb",
+]
