@@ -40,6 +40,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("sweep", "cnnspec.cli.sweep", "sweep"),
     Command("report", "cnnspec.cli.report", "report"),
     Command("evaluate", "cnnspec.cli.evaluate", "evaluate"),
+    Command("lsp", "cnnspec.cli.lsp", "lsp"),
 )
 
 _SETTINGS: dict[str, Any] = dict(

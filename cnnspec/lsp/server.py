@@ -1,0 +1,206 @@
+"""``cnnspec lsp``: the language server over stdio (pygls), for ``.cnn`` files and Markdown.
+
+This module only speaks the protocol: it keeps the documents (pygls does), asks
+:class:`~cnnspec.lsp.analysis.Analyzer` for their specs, and turns the pure answers of
+:mod:`cnnspec.lsp.features` into protocol types, converting columns between code points (the
+parser's) and the client's position encoding (UTF-16 unless the client offers another).
+
+No request may take the server down: every handler catches what a bug could raise, logs it to
+the client, and answers "nothing" (an empty result), so the next keystroke is served as usual.
+"""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
+
+from cnnspec.lsp import features
+from cnnspec.lsp.analysis import Analysis, Analyzer, Issue
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SOURCE = "cnnspec"
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+
+
+class CnnspecServer(LanguageServer):
+    """The server, with its cache of checked regions and the client's settings."""
+
+    def __init__(self, version: str = "") -> None:
+        super().__init__("cnnspec", version, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.analyzer = Analyzer()
+        self.analyses: dict[str, tuple[int | None, Analysis]] = {}
+
+    def analysis(self, uri: str) -> tuple[TextDocument, Analysis]:
+        """The document and its analysis, computed once per version."""
+        doc = self.workspace.get_text_document(uri)
+        cached = self.analyses.get(uri)
+        if cached is not None and cached[0] == doc.version and cached[1].text == doc.source:
+            return doc, cached[1]
+        markdown = doc.language_id == "markdown" or uri.endswith(MARKDOWN_SUFFIXES)
+        result = self.analyzer.analyse(doc.source, _origin(uri), markdown=markdown)
+        self.analyses[uri] = (doc.version, result)
+        return doc, result
+
+
+def _origin(uri: str) -> str:
+    return uri.rsplit("/", 1)[-1] or uri
+
+
+server = CnnspecServer()
+
+
+def _safe(default: Callable[[], Any]) -> Callable[[F], F]:
+    """Run a handler; on any exception log it to the client and answer ``default()``."""
+
+    def wrap(handler: F) -> F:
+        @functools.wraps(handler)
+        def run(ls: CnnspecServer, params: Any) -> Any:
+            try:
+                return handler(ls, params)
+            except Exception:  # a bug must cost one answer, never the server
+                ls.window_log_message(
+                    types.LogMessageParams(type=types.MessageType.Error, message=traceback.format_exc())
+                )
+                return default()
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
+# --------------------------------------------------------------------------
+# Positions
+
+
+def _position(doc: TextDocument, lines: list[str], line: int, column: int) -> types.Position:
+    """A code-point position of ``lines`` in the client's units."""
+    if not lines:
+        return types.Position(line=0, character=0)
+    line = min(max(line, 0), len(lines) - 1)
+    column = min(max(column, 0), len(lines[line]))
+    return types.Position(line=line, character=doc.position_codec.client_num_units(lines[line][:column]))
+
+
+def _range(doc: TextDocument, lines: list[str], r: features.Range) -> types.Range:
+    return types.Range(start=_position(doc, lines, r[0], r[1]), end=_position(doc, lines, r[2], r[3]))
+
+
+def _column(doc: TextDocument, lines: list[str], position: types.Position) -> tuple[int, int]:
+    """A client position as (0-based line, code-point column) of ``lines``, clamped to the text."""
+    if not lines or position.line >= len(lines):
+        return max(len(lines) - 1, 0), len(lines[-1]) if lines else 0
+    text = lines[position.line]
+    units = 0
+    for i, ch in enumerate(text):
+        if units >= position.character:
+            return position.line, i
+        units += doc.position_codec.client_num_units(ch)
+    return position.line, len(text)
+
+
+# --------------------------------------------------------------------------
+# Diagnostics
+
+
+def _diagnostic(doc: TextDocument, lines: list[str], issue: Issue) -> types.Diagnostic:
+    d = issue.diagnostic
+    message = d.message
+    if issue.variants:
+        message += f" (in variant{'s' * (len(issue.variants) > 1)} {', '.join(issue.variants)})"
+    if d.hint:
+        message += f"\nhint: {d.hint}"
+    severity = types.DiagnosticSeverity.Error if d.severity == "error" else types.DiagnosticSeverity.Warning
+    return types.Diagnostic(
+        range=_range(doc, lines, features.span_range(lines, d, issue.spec)),
+        message=message,
+        severity=severity,
+        code=d.code,
+        source=SOURCE,
+        data={"hint": d.hint} if d.hint else None,
+    )
+
+
+def publish(ls: CnnspecServer, uri: str) -> None:
+    """Check the document and send every error and warning of its specs."""
+    try:
+        doc, analysis = ls.analysis(uri)
+        lines = features.lines_of(doc.source)
+        diagnostics = [_diagnostic(doc, lines, issue) for issue in analysis.issues()]
+    except Exception:  # as _safe: report, publish nothing, keep serving
+        ls.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=traceback.format_exc()))
+        return
+    ls.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(uri=uri, version=doc.version, diagnostics=diagnostics)
+    )
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: CnnspecServer, params: types.DidOpenTextDocumentParams) -> None:
+    publish(ls, params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: CnnspecServer, params: types.DidChangeTextDocumentParams) -> None:
+    publish(ls, params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: CnnspecServer, params: types.DidSaveTextDocumentParams) -> None:
+    publish(ls, params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: CnnspecServer, params: types.DidCloseTextDocumentParams) -> None:
+    ls.analyses.pop(params.text_document.uri, None)
+    ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
+
+
+# --------------------------------------------------------------------------
+# Hover and formatting
+
+
+@server.feature(types.TEXT_DOCUMENT_HOVER)
+@_safe(lambda: None)
+def hover(ls: CnnspecServer, params: types.HoverParams) -> types.Hover | None:
+    doc, analysis = ls.analysis(params.text_document.uri)
+    lines = features.lines_of(doc.source)
+    line, column = _column(doc, lines, params.position)
+    found = features.hover(analysis, line, column)
+    if found is None:
+        return None
+    text, where = found
+    return types.Hover(
+        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text), range=_range(doc, lines, where)
+    )
+
+
+def _edits(doc: TextDocument, edits: list[tuple[features.Range, str]]) -> list[types.TextEdit]:
+    lines = features.lines_of(doc.source)
+    return [types.TextEdit(range=_range(doc, lines, r), new_text=text) for r, text in edits]
+
+
+@server.feature(types.TEXT_DOCUMENT_FORMATTING)
+@_safe(list)
+def formatting(ls: CnnspecServer, params: types.DocumentFormattingParams) -> list[types.TextEdit]:
+    doc, analysis = ls.analysis(params.text_document.uri)
+    return _edits(doc, features.formatting(analysis))
+
+
+@server.feature(types.TEXT_DOCUMENT_RANGE_FORMATTING)
+@_safe(list)
+def range_formatting(ls: CnnspecServer, params: types.DocumentRangeFormattingParams) -> list[types.TextEdit]:
+    doc, analysis = ls.analysis(params.text_document.uri)
+    return _edits(doc, features.range_formatting(analysis, params.range.start.line, params.range.end.line))
+
+
+def main(version: str = "") -> None:
+    """Serve over standard input and output until the client says exit."""
+    server.version = version
+    server.start_io()

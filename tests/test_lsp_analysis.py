@@ -1,0 +1,83 @@
+"""The server's analysis, in process: region by region and cached, it finds exactly what
+`cnnspec check` finds, and it never raises on any text.
+"""
+
+from __future__ import annotations
+
+import random
+
+import specgen
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_properties import mutated_specs, random_text
+
+from cnnspec.lsp import features
+from cnnspec.lsp.analysis import Analyzer
+from cnnspec.network.markdown import check_markdown
+from cnnspec.network.sources import check_source
+
+
+def _keys(diags) -> list[tuple[object, ...]]:  # variants repeat a diagnostic: compared as sets
+    return sorted((d.code, d.severity, d.message, str(d.span), d.hint) for d in diags)
+
+
+def reference(text: str, markdown: bool = False) -> list[tuple[object, ...]]:
+    results = check_markdown(text) if markdown else check_source(text)
+    return sorted(set(_keys(d for r in results for d in [*r.errors, *r.warnings])))
+
+
+def served(analyzer: Analyzer, text: str, markdown: bool = False) -> list[tuple[object, ...]]:
+    origin = "<markdown>" if markdown else "<string>"
+    return sorted(set(_keys(issue.diagnostic for issue in analyzer.analyse(text, origin, markdown=markdown).issues())))
+
+
+@st.composite
+def multi_spec_files(draw) -> str:
+    """A named file of 2 to 6 random specs, each mutated or not, with comments and blank lines."""
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+    text = specgen.random_file(rng, n=draw(st.integers(2, 6)))[0]
+    lines = text.splitlines()
+    for _ in range(draw(st.integers(0, 3))):
+        i = draw(st.integers(0, len(lines)))
+        lines.insert(i, draw(st.sampled_from(["", "# note", "m0 = C: 8", "  D: 4R", "C: 2", "x y", "m1 = C: {4,8}"])))
+    return "\n".join(lines) + "\n"
+
+
+@given(multi_spec_files())
+@settings(max_examples=150, deadline=None)
+def test_region_by_region_finds_what_check_finds(text: str) -> None:
+    assert served(Analyzer(), text) == reference(text)
+
+
+@given(mutated_specs())
+@settings(max_examples=150, deadline=None)
+def test_mutated_specs_give_what_check_gives(text: str) -> None:
+    assert served(Analyzer(), text) == reference(text)
+
+
+def test_the_cache_changes_no_answer() -> None:
+    """One analyzer over a sequence of edits answers as a fresh one does on each text."""
+    rng = random.Random(5)
+    analyzer = Analyzer(cache_size=8)
+    text = specgen.random_file(rng, n=5)[0]
+    for _ in range(60):
+        pos = rng.randrange(len(text) + 1)
+        text = text[:pos] + rng.choice(["q", " ", "\n", "m9 = ", "#", "{2,4}", "16", ""]) + text[pos + 1 :]
+        assert served(analyzer, text) == reference(text)
+
+
+@given(st.lists(st.sampled_from(["```cnn\n", "```\n", "~~~cnn\n", "C: 16 32\n", "m = C: 8q\n", "text\n", "\n"])))
+@settings(max_examples=150, deadline=None)
+def test_markdown_blocks_give_what_check_markdown_gives(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert served(Analyzer(), text, markdown=True) == reference(text, markdown=True)
+
+
+@given(random_text, st.integers(0, 5), st.integers(0, 90), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_no_feature_raises_on_random_text(text: str, line: int, column: int, markdown: bool) -> None:
+    analysis = Analyzer().analyse(text, markdown=markdown)
+    analysis.issues()
+    features.hover(analysis, line, column)
+    features.formatting(analysis)
+    features.range_formatting(analysis, line, line + 1)
