@@ -208,6 +208,22 @@ def test_flatten_and_head_alone_are_written_with_c_p0(keras):
     assert _round_trip(dropout)[0].spec == "I: 16x16x3 C: d½ O: 2"
 
 
+def test_dropout_rates_come_back_exactly(keras):
+    """A rate with no small fraction keeps every digit of its float; one with a small fraction is written as it."""
+    from keras import layers
+
+    model = _seq(
+        keras,
+        layers.Rescaling(1 / 255),
+        layers.Dropout(0.009211952470906086),
+        layers.Dropout(1 / 3),
+        layers.Dropout(0.25),
+        layers.Flatten(),
+        layers.Dense(2, "softmax"),
+    )
+    assert _round_trip(model)[0].spec == "I: 16x16x3 C: d.009211952470906086 d⅓ d¼ O: 2"
+
+
 # --- what the notation cannot express: the first such layer is named ----------------------------
 
 
@@ -310,3 +326,4 @@ def test_cli_from_keras(keras, tmp_path):
     (tmp_path / "junk.keras").write_bytes(b"junk")
     res = CliRunner().invoke(app, ["from-keras", str(tmp_path / "junk.keras")])
     assert res.exit_code == 1 and "cannot load" in res.output and "Traceback" not in res.output
+

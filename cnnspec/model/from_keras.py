@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from cnnspec.notation.ir import (
@@ -142,6 +143,13 @@ def _l2(layer: Any) -> float | None:
     if type(reg).__name__ == "L2" or (set(cfg) == {"l1", "l2"} and not cfg["l1"]):
         return float(cfg["l2"])
     raise NotExpressible(layer.name, f"kernel regularizer {type(reg).__name__} {cfg}: only L2 can be written")
+
+
+def _rate(value: float) -> Fraction:
+    """The rate as a Fraction that is exactly ``value`` as a float: ``0.2`` is 1/5 and ``1/3`` is 1/3, but a rate
+    with no small fraction keeps its shortest decimal (the IR's own float conversion would round it to 9 digits)."""
+    near = Fraction(value).limit_denominator(10**9)
+    return near if float(near) == value else Fraction(repr(value))
 
 
 def _common_checks(layer: Any) -> None:
@@ -297,7 +305,7 @@ def convert(model: keras.Model) -> Conversion:
             if cfg.get("noise_shape") is not None:
                 raise NotExpressible(layer.name, "Dropout with a noise_shape")
             section = "C" if section == "A" else section
-            item = Dropout(span=_SPAN, rate=float(cfg["rate"]))  # type: ignore[arg-type]  # the IR validator makes it a Fraction
+            item = Dropout(span=_SPAN, rate=_rate(float(cfg["rate"])))
             (dense if section == "D" else conv).append(item)
         elif kind == "Flatten":
             if flat:
