@@ -327,3 +327,39 @@ def test_cli_from_keras(keras, tmp_path):
     res = CliRunner().invoke(app, ["from-keras", str(tmp_path / "junk.keras")])
     assert res.exit_code == 1 and "cannot load" in res.output and "Traceback" not in res.output
 
+
+# --- round trip over random specs: build, save, from-keras, build again -------------------------
+
+ROUND_TRIP_N = 20
+ROUND_TRIP_SEED = 19  # chosen so that 20 specs use every layer kind and modifier (test_oracle uses 0)
+
+
+def _network(model) -> list[tuple[str, dict, tuple, int]]:
+    """Each layer's class, configuration (its name left out), output shape and parameters."""
+    from cnnspec.model.from_keras import layers_of
+
+    rows = []
+    for layer in layers_of(model):
+        cfg = {k: v for k, v in layer.get_config().items() if k != "name"}
+        rows.append((type(layer).__name__, cfg, tuple(layer.output.shape), layer.count_params()))
+    return rows
+
+
+def test_random_specs_round_trip_through_a_keras_file(keras, tmp_path):
+    """A spec built, saved as .keras and read back by from-keras gives a spec that builds the same network."""
+    import specgen
+
+    import cnnspec
+    from cnnspec.model.from_keras import convert
+
+    for i, gen in enumerate(specgen.random_specs(ROUND_TRIP_N, ROUND_TRIP_SEED, max_side=24)):
+        where = f"spec {i} (specgen.random_specs({ROUND_TRIP_N}, {ROUND_TRIP_SEED}, max_side=24)[{i}]): {gen.text!r}"
+        original = cnnspec.build(cnnspec.parse(gen.text), gen.input_shape, gen.classes)
+        path = tmp_path / f"{i}.keras"
+        original.save(path)
+        conv = convert(keras.saving.load_model(path))
+        assert conv.rescales and conv.notes == [], where
+        rebuilt = cnnspec.build(cnnspec.parse(conv.spec))
+        assert _network(rebuilt) == _network(original), f"{where} came back as {conv.spec!r}"
+        assert rebuilt.count_params() == original.count_params(), where
+        keras.backend.clear_session()
