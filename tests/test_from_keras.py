@@ -228,11 +228,15 @@ def test_dropout_rates_come_back_exactly(keras):
 
 
 def _cannot(model, layer: str | None, *needles: str) -> None:
+    from cnnspec.errors import UserError
     from cnnspec.model.from_keras import NotExpressible, from_keras
 
     with pytest.raises(NotExpressible) as err:
         from_keras(model)
     assert err.value.layer == layer, str(err.value)
+    # One of the error family: message (= str), hint and code, as every command prints them.
+    assert isinstance(err.value, UserError) and err.value.message == str(err.value)
+    assert err.value.code == "not-expressible" and err.value.reason in err.value.message
     for needle in needles:
         assert needle in str(err.value) or needle in (err.value.hint or ""), str(err.value)
 

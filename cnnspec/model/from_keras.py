@@ -23,10 +23,12 @@ offset) cannot be expressed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from cnnspec.errors import UserError
 from cnnspec.notation.ir import (
     Augment,
     Conv,
@@ -40,30 +42,47 @@ from cnnspec.notation.ir import (
     Span,
     Spec,
 )
-from cnnspec.notation.vocabulary import ACTIVATION_BY_KERAS_NAME, AUGMENT_CLASSES, AUGMENTATIONS, FLIP_BY_MODE
+from cnnspec.notation.vocabulary import (
+    ACTIVATION_BY_KERAS_NAME,
+    AUGMENT_CLASSES,
+    AUGMENTATIONS,
+    FLIP_BY_MODE,
+    GLOBAL_POOL_CLASSES,
+    POOL_CLASSES,
+)
 
 if TYPE_CHECKING:
     import keras
 
 #: Keras activation name -> letter (Keras 3 calls swish ``silu``).
 LETTERS = ACTIVATION_BY_KERAS_NAME
-
-_AUGMENT_CLASSES = AUGMENT_CLASSES
 #: Keras class -> the augmentation with a factor it stands for (the flips go by mode).
 _FACTOR_AUGMENTS = {a.keras_class: a for a in AUGMENTATIONS.values() if a.factor_key is not None}
+#: Keras class -> pool op, for the pools and the global pools.
+_POOL_OPS = {cls: op for op, cls in POOL_CLASSES.items()}
+_GLOBAL_POOL_OPS = {cls: op for op, cls in GLOBAL_POOL_CLASSES.items()}
 #: Config keys that do not change the network a spec describes.
 _IGNORED_KEYS = {"name", "trainable", "dtype", "seed", "batch_shape", "batch_input_shape", "input_shape"}
+#: BatchNormalization settings that ``n`` builds.
+_BN_DEFAULTS = {"axis": -1, "epsilon": 0.001, "center": True, "scale": True, "momentum": 0.99}
+#: Layers that only apply an activation: the hint says where the activation goes instead.
+_ACTIVATION_LAYERS = {"Activation", "ReLU", "ELU", "Softmax", "LeakyReLU"}
 _SPAN = Span(line=1, column=1)
 
 
-class NotExpressible(ValueError):
-    """The model has a layer (or a structure) the notation cannot write; ``layer`` names it."""
+class NotExpressible(UserError, ValueError):
+    """The model has a layer (or a structure) the notation cannot write; ``layer`` names it.
+
+    A :class:`~cnnspec.errors.UserError` (``message`` is ``str()``, plus ``hint`` and ``code``);
+    still a ``ValueError`` for callers written before the error family.
+    """
+
+    code = "not-expressible"
 
     def __init__(self, layer: str | None, reason: str, hint: str | None = None) -> None:
         self.layer = layer
         self.reason = reason
-        self.hint = hint
-        super().__init__(f"layer '{layer}': {reason}" if layer else reason)
+        super().__init__(f"layer '{layer}': {reason}" if layer else reason, hint)
 
 
 @dataclass
@@ -117,6 +136,251 @@ def layers_of(model: keras.Model) -> list[Any]:
     return out
 
 
+def convert(model: keras.Model) -> Conversion:
+    """The spec of ``model`` and notes about it (see the module docstring); proven by a rebuild.
+
+    One handler per Keras class (:data:`_HANDLERS`) reads each layer of the chain into the
+    spec's items; the first layer that no handler accepts is named in :class:`NotExpressible`.
+    """
+    import keras
+
+    chain = _Chain(layers_of(model))
+    shape = tuple(model.inputs[0].shape[1:]) if model.inputs else ()
+    if len(shape) != 3 or any(d is None for d in shape):
+        raise NotExpressible(None, f"the model's input has shape {shape}; the notation's input is an HxWxC image")
+    for i, layer in enumerate(chain.layers):
+        kind = type(layer).__name__
+        if chain.head is not None:
+            raise NotExpressible(layer.name, f"{kind} after the head: the notation ends with the Dense head")
+        # Only the layer right after a Conv2D or Dense may be the BatchNormalization that joins it.
+        chain.bn_target, chain.last_item = chain.last_item, None
+        _HANDLERS.get(kind, _other)(chain, i, layer)
+    spec = chain.spec(*(int(d) for d in shape))
+    from cnnspec.notation.formatter import format_spec
+
+    text = format_spec(spec)
+    rescales = chain.rescaling is not None
+    _verify(text, chain.layers, rescales, keras)
+    notes = []
+    if not rescales:
+        notes.append(
+            "the model has no Rescaling layer, so it wants inputs scaled the way its training data was; "
+            "the spec describes the same network taking raw 0-255 pixels: a model built from it "
+            "adds Rescaling(1/255) (layer 'rescaling')"
+        )
+    return Conversion(spec=text, notes=notes, rescales=rescales)
+
+
+@dataclass
+class _Chain:
+    """The walk over a model's layers: where it stands, and the spec's items read so far."""
+
+    layers: list[Any]
+    augment: list[Augment] = field(default_factory=list)
+    conv: list[Any] = field(default_factory=list)
+    dense: list[Any] = field(default_factory=list)
+    head: Head | None = None
+    rescaling: Any = None
+    flat: bool = False  # the feature map has been flattened (Flatten, gap or gmp)
+    section: str = "A"  # A (before rescaling), C, D
+    #: The Conv2D / Dense item just read (its list and index), which a BatchNormalization may join ...
+    last_item: tuple[list[Any], int] | None = None
+    #: ... and the one read just before the current layer.
+    bn_target: tuple[list[Any], int] | None = None
+
+    def enter_conv(self) -> None:
+        """A layer that belongs to C: (a layer before it, if any, was augmentation)."""
+        self.section = "C" if self.section == "A" else self.section
+
+    def need_map(self, layer: Any, kind: str) -> None:
+        """Refuse a layer that needs a feature map once the map was flattened."""
+        if self.flat or self.section == "D":
+            raise NotExpressible(layer.name, f"{kind} after the feature map was flattened")
+
+    def spec(self, h: int, w: int, c: int) -> Spec:
+        """The spec of the whole chain, once every layer was read."""
+        if self.head is None:
+            name = self.layers[-1].name if self.layers else None
+            raise NotExpressible(name, "the model does not end with a Dense head (O:)")
+        conv = self.conv
+        if conv and not any(isinstance(x, (Pool, GlobalPool)) for x in conv) and any(isinstance(x, Conv) for x in conv):
+            conv.append(NoPool(span=_SPAN))  # plain convolutions: no implied pools
+        if not conv and not self.dense:
+            # Flatten then the head: a spec needs C: or D:, and `C: p0` is a C: section that adds no layer.
+            conv.append(NoPool(span=_SPAN))
+        return Spec(
+            input=InputShape(span=_SPAN, text=f"{h}x{w}x{c}", height=h, width=w, channels=c),
+            augment=tuple(self.augment) or None,
+            conv=tuple(conv) or None,
+            dense=tuple(self.dense) or None,
+            head=self.head,
+        )
+
+
+# --- one handler per Keras class: (chain, index of the layer in it, layer) -------------------------
+
+
+def _augmentation(chain: _Chain, i: int, layer: Any) -> None:
+    kind = type(layer).__name__
+    if chain.section != "A":
+        where = "after Rescaling" if chain.rescaling is not None else f"after '{chain.layers[i - 1].name}'"
+        raise NotExpressible(
+            layer.name,
+            f"{kind} {where}: augmentation comes first, on 0-255 pixels",
+            hint="move the augmentation layers before Rescaling",
+        )
+    chain.augment.append(_augment(layer))
+
+
+def _rescaling(chain: _Chain, i: int, layer: Any) -> None:
+    cfg = layer.get_config()
+    if chain.section != "A" or chain.rescaling is not None:
+        raise NotExpressible(layer.name, "Rescaling after the first layers: the notation rescales only the input")
+    if abs(float(cfg["scale"]) - 1 / 255) > 1e-9 or float(cfg["offset"]) != 0:
+        raise NotExpressible(
+            layer.name,
+            f"Rescaling(scale={cfg['scale']}, offset={cfg['offset']}); the notation rescales by 1/255 only",
+        )
+    chain.rescaling, chain.section = layer, "C"
+
+
+def _conv2d(chain: _Chain, i: int, layer: Any) -> None:
+    chain.enter_conv()
+    chain.need_map(layer, "Conv2D")
+    _common_checks(layer)
+    cfg = layer.get_config()
+    sh, sw = cfg["strides"]
+    if sh != sw:
+        raise NotExpressible(layer.name, f"strides {cfg['strides']}; the notation has one stride (s2)")
+    if tuple(cfg["dilation_rate"]) != (1, 1) or cfg["groups"] != 1:
+        raise NotExpressible(layer.name, "dilated or grouped convolution")
+    if cfg["data_format"] != "channels_last":
+        raise NotExpressible(layer.name, "data_format channels_first; cnnspec is channels_last")
+    kh, kw = cfg["kernel_size"]
+    chain.conv.append(
+        Conv(
+            span=_SPAN,
+            filters=int(cfg["filters"]),
+            kernel=(int(kh), int(kw)),
+            stride=int(sh),
+            padding=cfg["padding"],
+            activation=_letter(layer),  # type: ignore[arg-type]
+            l2=_l2(layer),
+        )
+    )
+    chain.last_item = (chain.conv, len(chain.conv) - 1)
+
+
+def _batchnorm(chain: _Chain, i: int, layer: Any) -> None:
+    if chain.bn_target is None:
+        raise NotExpressible(
+            layer.name, "BatchNormalization not right after a Conv2D or Dense (the notation's n follows one)"
+        )
+    cfg = layer.get_config()
+    for key, value in _BN_DEFAULTS.items():
+        got = cfg[key][0] if key == "axis" and isinstance(cfg[key], list) else cfg[key]
+        if key == "axis" and got == len(layer.input.shape) - 1:
+            got = -1
+        if got != value:
+            raise NotExpressible(layer.name, f"BatchNormalization({key}={cfg[key]!r}); n uses {key}={value!r}")
+    items, idx = chain.bn_target
+    items[idx] = items[idx].model_copy(update={"batchnorm": True})
+
+
+def _pooling(chain: _Chain, i: int, layer: Any) -> None:
+    kind = type(layer).__name__
+    chain.need_map(layer, kind)
+    chain.enter_conv()
+    cfg = layer.get_config()
+    ph, pw = cfg["pool_size"]
+    strides = tuple(cfg["strides"] or cfg["pool_size"])
+    if ph != pw or strides != (ph, pw) or cfg["padding"] != "valid" or ph < 2:
+        raise NotExpressible(
+            layer.name,
+            f"{kind}(pool_size={cfg['pool_size']}, strides={cfg['strides']}, padding={cfg['padding']!r}); "
+            "the notation pools NxN with stride N, padding valid, N >= 2",
+        )
+    chain.conv.append(Pool(span=_SPAN, op=_POOL_OPS[kind], size=int(ph)))  # type: ignore[arg-type]
+
+
+def _global_pooling(chain: _Chain, i: int, layer: Any) -> None:
+    kind = type(layer).__name__
+    chain.need_map(layer, kind)
+    if layer.get_config().get("keepdims"):
+        raise NotExpressible(layer.name, "keepdims=True; gap/gmp output is flat")
+    chain.enter_conv()
+    chain.conv.append(GlobalPool(span=_SPAN, op=_GLOBAL_POOL_OPS[kind]))  # type: ignore[arg-type]
+    chain.flat = True
+
+
+def _dropout(chain: _Chain, i: int, layer: Any) -> None:
+    cfg = layer.get_config()
+    if cfg.get("noise_shape") is not None:
+        raise NotExpressible(layer.name, "Dropout with a noise_shape")
+    chain.enter_conv()
+    item = Dropout(span=_SPAN, rate=_rate(float(cfg["rate"])))
+    (chain.dense if chain.section == "D" else chain.conv).append(item)
+
+
+def _flatten(chain: _Chain, i: int, layer: Any) -> None:
+    if chain.flat:
+        raise NotExpressible(layer.name, "Flatten of an already flat tensor (after gap/gmp or Flatten)")
+    chain.flat, chain.section = True, "D"
+
+
+def _dense(chain: _Chain, i: int, layer: Any) -> None:
+    if not chain.flat:
+        raise NotExpressible(layer.name, "Dense on a feature map that was not flattened", hint="add Flatten before it")
+    _common_checks(layer)
+    chain.section = "D"
+    units = int(layer.get_config()["units"])
+    if i == len(chain.layers) - 1:
+        chain.head = _head(layer, units)
+        return
+    chain.dense.append(Dense(span=_SPAN, units=units, activation=_letter(layer), l2=_l2(layer)))  # type: ignore[arg-type]
+    chain.last_item = (chain.dense, len(chain.dense) - 1)
+
+
+def _head(layer: Any, units: int) -> Head:
+    """The last Dense: softmax (no letter), one sigmoid unit (no letter), or a written activation."""
+    act = _activation(layer)
+    letter: str | None = None
+    if act == "softmax":
+        if units == 1:
+            raise NotExpressible(layer.name, "a softmax head of 1 unit; O: 1 is a sigmoid unit")
+    elif act == "sigmoid" and units == 1:
+        pass
+    elif act == "sigmoid":
+        raise NotExpressible(layer.name, f"a sigmoid head of {units} units (multi-label) is not in v1")
+    else:
+        letter = _letter(layer)
+    return Head(span=_SPAN, text=str(units), classes=units, activation=letter, l2=_l2(layer))  # type: ignore[arg-type]
+
+
+def _other(chain: _Chain, i: int, layer: Any) -> None:
+    kind = type(layer).__name__
+    hint = None
+    if kind in _ACTIVATION_LAYERS:
+        hint = "give the activation to the Conv2D or Dense layer before it (activation='relu')"
+    raise NotExpressible(layer.name, f"{kind} has no item in the notation", hint=hint)
+
+
+_HANDLERS: dict[str, Callable[[_Chain, int, Any], None]] = {
+    **dict.fromkeys(sorted(AUGMENT_CLASSES), _augmentation),
+    "Rescaling": _rescaling,
+    "Conv2D": _conv2d,
+    "BatchNormalization": _batchnorm,
+    **dict.fromkeys(_POOL_OPS, _pooling),
+    **dict.fromkeys(_GLOBAL_POOL_OPS, _global_pooling),
+    "Dropout": _dropout,
+    "Flatten": _flatten,
+    "Dense": _dense,
+}
+
+
+# --- reading one layer's settings -------------------------------------------------------------------
+
+
 def _config(layer: Any) -> dict[str, Any]:
     cfg = {k: v for k, v in layer.get_config().items() if k not in _IGNORED_KEYS and not k.endswith("_initializer")}
     return json.loads(json.dumps(cfg, default=str))  # tuples and lists alike
@@ -162,21 +426,20 @@ def _common_checks(layer: Any) -> None:
 
 
 def _augment(layer: Any, seed: int | None = None) -> Augment:
+    """The augmentation item of a ``Random*`` layer, refused unless the notation builds exactly that layer."""
     from cnnspec.model.builder import augment_layer
 
     kind = type(layer).__name__
     cfg = layer.get_config()
-
-    def factor(value: Any) -> float:
-        values = value if isinstance(value, (list, tuple)) else [value]
-        return float(max(abs(float(v)) for v in values))
-
-    if kind == "RandomFlip":
+    if kind not in _FACTOR_AUGMENTS:  # RandomFlip: its mode names the item
         aug = Augment(span=_SPAN, name=FLIP_BY_MODE[cfg["mode"]])  # type: ignore[arg-type]
     else:
         known = _FACTOR_AUGMENTS[kind]
         assert known.factor_key is not None
-        aug = Augment(span=_SPAN, name=known.name, factor=factor(cfg[known.factor_key]))  # type: ignore[arg-type]
+        value = cfg[known.factor_key]
+        values = value if isinstance(value, (list, tuple)) else [value]
+        factor = float(max(abs(float(v)) for v in values))
+        aug = Augment(span=_SPAN, name=known.name, factor=factor)  # type: ignore[arg-type]
     want = _config(augment_layer(aug, seed))
     got = _config(layer)
     if want != got:
@@ -188,185 +451,6 @@ def _augment(layer: Any, seed: int | None = None) -> Augment:
 
 def _show(cfg: dict[str, Any], keys: list[str]) -> str:
     return ", ".join(f"{k}={cfg.get(k)!r}" for k in keys)
-
-
-def convert(model: keras.Model) -> Conversion:
-    """The spec of ``model`` and notes about it (see the module docstring); proven by a rebuild."""
-    import keras
-
-    chain = layers_of(model)
-    notes: list[str] = []
-    shape = tuple(model.inputs[0].shape[1:]) if model.inputs else ()
-    if len(shape) != 3 or any(d is None for d in shape):
-        raise NotExpressible(None, f"the model's input has shape {shape}; the notation's input is an HxWxC image")
-    h, w, c = (int(d) for d in shape)
-
-    augment: list[Augment] = []
-    conv: list[Any] = []
-    dense: list[Any] = []
-    head: Head | None = None
-    rescaling: Any = None
-    flat = False  # the feature map has been flattened (Flatten, gap or gmp)
-    section = "A"  # A (before rescaling), C, D
-    last: tuple[list[Any], int] | None = None  # the conv/dense item a BatchNormalization may join
-
-    for i, layer in enumerate(chain):
-        kind = type(layer).__name__
-        is_last = i == len(chain) - 1
-        if head is not None:
-            raise NotExpressible(layer.name, f"{kind} after the head: the notation ends with the Dense head")
-        bn_target, last = last, None
-        if kind in _AUGMENT_CLASSES:
-            if section != "A":
-                where = "after Rescaling" if rescaling is not None else f"after '{chain[i - 1].name}'"
-                raise NotExpressible(
-                    layer.name,
-                    f"{kind} {where}: augmentation comes first, on 0-255 pixels",
-                    hint="move the augmentation layers before Rescaling",
-                )
-            augment.append(_augment(layer))
-        elif kind == "Rescaling":
-            cfg = layer.get_config()
-            if section != "A" or rescaling is not None:
-                raise NotExpressible(
-                    layer.name, "Rescaling after the first layers: the notation rescales only the input"
-                )
-            if abs(float(cfg["scale"]) - 1 / 255) > 1e-9 or float(cfg["offset"]) != 0:
-                raise NotExpressible(
-                    layer.name,
-                    f"Rescaling(scale={cfg['scale']}, offset={cfg['offset']}); the notation rescales by 1/255 only",
-                )
-            rescaling, section = layer, "C"
-        elif kind == "Conv2D":
-            section = "C" if section == "A" else section
-            if flat or section == "D":
-                raise NotExpressible(layer.name, "Conv2D after the feature map was flattened")
-            _common_checks(layer)
-            cfg = layer.get_config()
-            sh, sw = cfg["strides"]
-            if sh != sw:
-                raise NotExpressible(layer.name, f"strides {cfg['strides']}; the notation has one stride (s2)")
-            if tuple(cfg["dilation_rate"]) != (1, 1) or cfg["groups"] != 1:
-                raise NotExpressible(layer.name, "dilated or grouped convolution")
-            if cfg["data_format"] != "channels_last":
-                raise NotExpressible(layer.name, "data_format channels_first; cnnspec is channels_last")
-            kh, kw = cfg["kernel_size"]
-            conv.append(
-                Conv(
-                    span=_SPAN,
-                    filters=int(cfg["filters"]),
-                    kernel=(int(kh), int(kw)),
-                    stride=int(sh),
-                    padding=cfg["padding"],
-                    activation=_letter(layer),  # type: ignore[arg-type]
-                    l2=_l2(layer),
-                )
-            )
-            last = (conv, len(conv) - 1)
-        elif kind == "BatchNormalization":
-            if bn_target is None:
-                raise NotExpressible(
-                    layer.name, "BatchNormalization not right after a Conv2D or Dense (the notation's n follows one)"
-                )
-            cfg = layer.get_config()
-            defaults = {"axis": -1, "epsilon": 0.001, "center": True, "scale": True, "momentum": 0.99}
-            for key, value in defaults.items():
-                got = cfg[key][0] if key == "axis" and isinstance(cfg[key], list) else cfg[key]
-                if key == "axis" and got == len(layer.input.shape) - 1:
-                    got = -1
-                if got != value:
-                    raise NotExpressible(layer.name, f"BatchNormalization({key}={cfg[key]!r}); n uses {key}={value!r}")
-            items, idx = bn_target
-            items[idx] = items[idx].model_copy(update={"batchnorm": True})
-        elif kind in ("MaxPooling2D", "AveragePooling2D"):
-            if flat or section == "D":
-                raise NotExpressible(layer.name, f"{kind} after the feature map was flattened")
-            section = "C" if section == "A" else section
-            cfg = layer.get_config()
-            ph, pw = cfg["pool_size"]
-            strides = tuple(cfg["strides"] or cfg["pool_size"])
-            if ph != pw or strides != (ph, pw) or cfg["padding"] != "valid" or ph < 2:
-                raise NotExpressible(
-                    layer.name,
-                    f"{kind}(pool_size={cfg['pool_size']}, strides={cfg['strides']}, padding={cfg['padding']!r}); "
-                    "the notation pools NxN with stride N, padding valid, N >= 2",
-                )
-            conv.append(Pool(span=_SPAN, op="max" if kind == "MaxPooling2D" else "avg", size=int(ph)))
-        elif kind in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
-            if flat or section == "D":
-                raise NotExpressible(layer.name, f"{kind} after the feature map was flattened")
-            if layer.get_config().get("keepdims"):
-                raise NotExpressible(layer.name, "keepdims=True; gap/gmp output is flat")
-            section = "C" if section == "A" else section
-            conv.append(GlobalPool(span=_SPAN, op="avg" if kind == "GlobalAveragePooling2D" else "max"))
-            flat = True
-        elif kind == "Dropout":
-            cfg = layer.get_config()
-            if cfg.get("noise_shape") is not None:
-                raise NotExpressible(layer.name, "Dropout with a noise_shape")
-            section = "C" if section == "A" else section
-            item = Dropout(span=_SPAN, rate=_rate(float(cfg["rate"])))
-            (dense if section == "D" else conv).append(item)
-        elif kind == "Flatten":
-            if flat:
-                raise NotExpressible(layer.name, "Flatten of an already flat tensor (after gap/gmp or Flatten)")
-            flat, section = True, "D"
-        elif kind == "Dense":
-            if not flat:
-                raise NotExpressible(
-                    layer.name, "Dense on a feature map that was not flattened", hint="add Flatten before it"
-                )
-            _common_checks(layer)
-            section = "D"
-            units = int(layer.get_config()["units"])
-            act = _activation(layer)
-            if is_last:
-                letter: str | None = None
-                if act == "softmax":
-                    if units == 1:
-                        raise NotExpressible(layer.name, "a softmax head of 1 unit; O: 1 is a sigmoid unit")
-                elif act == "sigmoid" and units == 1:
-                    pass
-                elif act == "sigmoid":
-                    raise NotExpressible(layer.name, f"a sigmoid head of {units} units (multi-label) is not in v1")
-                else:
-                    letter = _letter(layer)
-                head = Head(span=_SPAN, text=str(units), classes=units, activation=letter, l2=_l2(layer))  # type: ignore[arg-type]
-            else:
-                dense.append(Dense(span=_SPAN, units=units, activation=_letter(layer), l2=_l2(layer)))  # type: ignore[arg-type]
-                last = (dense, len(dense) - 1)
-        else:
-            hint = None
-            if kind in ("Activation", "ReLU", "ELU", "Softmax", "LeakyReLU"):
-                hint = "give the activation to the Conv2D or Dense layer before it (activation='relu')"
-            raise NotExpressible(layer.name, f"{kind} has no item in the notation", hint=hint)
-
-    if head is None:
-        name = chain[-1].name if chain else None
-        raise NotExpressible(name, "the model does not end with a Dense head (O:)")
-    if conv and not any(isinstance(x, (Pool, GlobalPool)) for x in conv) and any(isinstance(x, Conv) for x in conv):
-        conv.append(NoPool(span=_SPAN))  # plain convolutions: no implied pools
-    if not conv and not dense:
-        # Flatten then the head: a spec needs C: or D:, and `C: p0` is a C: section that adds no layer.
-        conv.append(NoPool(span=_SPAN))
-    if rescaling is None:
-        notes.append(
-            "the model has no Rescaling layer, so it wants inputs scaled the way its training data was; "
-            "the spec describes the same network taking raw 0-255 pixels: a model built from it "
-            "adds Rescaling(1/255) (layer 'rescaling')"
-        )
-    spec = Spec(
-        input=InputShape(span=_SPAN, text=f"{h}x{w}x{c}", height=h, width=w, channels=c),
-        augment=tuple(augment) or None,
-        conv=tuple(conv) or None,
-        dense=tuple(dense) or None,
-        head=head,
-    )
-    from cnnspec.notation.formatter import format_spec
-
-    text = format_spec(spec)
-    _verify(text, chain, rescaling is not None, keras)
-    return Conversion(spec=text, notes=notes, rescales=rescaling is not None)
 
 
 def _verify(text: str, chain: list[Any], rescales: bool, keras: Any) -> None:
