@@ -212,3 +212,46 @@ async def test_markdown_formatting_edits_each_block(client: LanguageClient) -> N
         types.TextEdit(range=rng(3, 0, 8), new_text="C: 16 16 p"),
         types.TextEdit(range=rng(7, 0, 7), new_text="m = C: 8 p"),
     ]
+
+
+async def inlay(client: LanguageClient, uri: str, lines: int = 10) -> list[tuple[int, int, str]]:
+    hints = await client.text_document_inlay_hint_async(
+        types.InlayHintParams(text_document=types.TextDocumentIdentifier(uri=uri), range=rng(0, 0, 0, end_line=lines))
+    )
+    return [(h.position.line, h.position.character, str(h.label)) for h in hints or ()]
+
+
+async def test_inlay_hints_show_each_output_shape_and_the_total(client: LanguageClient) -> None:
+    uri = await open_doc(client, "m = I: 32x32x3 C: 16n 16n d¼ D: 16R\n  O: 10  # head\n")
+    assert await inlay(client, uri) == [
+        (0, 21, "32x32x16"),
+        (0, 25, "32x32x16, pool 16x16x16"),  # the group's implied pool
+        (0, 28, "16x16x16"),
+        (0, 35, "16"),
+        (1, 7, "10"),
+        (1, 7, f"{check(parse('I: 32x32x3 C: 16n 16n d¼ D: 16R O: 10')).total_params:,} params"),
+    ]
+
+
+async def test_inlay_hints_of_variants_show_each_value(client: LanguageClient) -> None:
+    uri = await open_doc(client, "I: 8x8x1 C: {4,8}\n")
+    assert await inlay(client, uri) == [
+        (0, 17, "8x8x4, pool 4x4x4 | 8x8x8, pool 4x4x8"),
+        (0, 17, "40 params | 80 params"),
+    ]
+
+
+async def test_inlay_hints_follow_the_settings(client: LanguageClient) -> None:
+    uri = await open_doc(client, "I: 8x8x1 C: 4 p\n")
+    assert await inlay(client, uri) == [(0, 13, "8x8x4"), (0, 15, "4x4x4"), (0, 15, "40 params")]
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"cnnspec": {"inlayHints": {"shapes": False}}})
+    )
+    assert await inlay(client, uri) == [(0, 15, "40 params")]
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"cnnspec": {"inlayHints": {"shapes": True, "params": False}}})
+    )
+    assert await inlay(client, uri) == [(0, 13, "8x8x4"), (0, 15, "4x4x4")]
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"cnnspec": {"inlayHints": {"params": True}}})
+    )

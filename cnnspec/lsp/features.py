@@ -240,3 +240,63 @@ def range_formatting(analysis: Analysis, first: int, last: int) -> list[tuple[Ra
         if edit:
             edits.append(edit)
     return edits
+
+
+# --------------------------------------------------------------------------
+# Inlay hints
+
+
+@dataclass(frozen=True)
+class Hint:
+    """An inlay hint: ``label`` shown after (0-based) ``line``, ``column``."""
+
+    line: int
+    column: int
+    label: str
+    kind: str  # "shape" (after an item) or "params" (after a spec)
+
+
+def _item_shape(layers: list[Layer]) -> str:
+    """The output of an item's own layers, then that of the implied pool that closes its group."""
+    own = [layer for layer in layers if layer.text]
+    pooled = [layer for layer in layers if not layer.text]
+    text = shape_text((own or layers)[-1].output_shape)
+    return f"{text}, pool {shape_text(pooled[-1].output_shape)}" if own and pooled else text
+
+
+def _joined(labels: list[str]) -> str:
+    distinct = list(dict.fromkeys(labels))
+    shown = " | ".join(distinct[:MAX_HINT_SHAPES])
+    return shown + (" | …" if len(distinct) > MAX_HINT_SHAPES else "")
+
+
+def inlay_hints(analysis: Analysis, first: int, last: int, shapes: bool = True, params: bool = True) -> list[Hint]:
+    """The output shape after each item and the parameter total after each spec, between 0-based
+    lines ``first`` and ``last``.  Variants that disagree show their values side by side (``a | b``)."""
+    out: list[Hint] = []
+    for spec in analysis.specs:
+        if spec.last - 1 < first or spec.first - 1 > last:
+            continue
+        checked = [r.checked for r in spec.results if r.checked is not None and r.checked.layers]
+        if not checked:
+            continue
+        if shapes:
+            ends: dict[tuple[int, int], list[str]] = {}
+            for c in checked:
+                made: dict[tuple[int, int], list[Layer]] = {}
+                for layer in c.layers:
+                    span = layer.span
+                    if span is not None and span.line >= spec.first:
+                        made.setdefault((span.line - 1, span.column - 1 + span.length), []).append(layer)
+                for where, layers in made.items():
+                    ends.setdefault(where, []).append(_item_shape(layers))
+            for (line, column), labels in sorted(ends.items()):
+                if first <= line <= last:
+                    out.append(Hint(line, column, _joined(labels), "shape"))
+        if params and all(not r.errors for r in spec.results):
+            spans = [layer.span for c in checked for layer in c.layers if layer.span is not None]
+            end = max(((s.line - 1, s.column - 1 + s.length) for s in spans if s.line >= spec.first), default=None)
+            if end is not None and first <= end[0] <= last:
+                totals = _joined([f"{_count(c.total_params)} params" for c in checked])
+                out.append(Hint(end[0], end[1], totals, "params"))
+    return out

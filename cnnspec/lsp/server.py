@@ -11,6 +11,7 @@ the client, and answers "nothing" (an empty result), so the next keystroke is se
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import traceback
 from collections.abc import Callable
@@ -36,6 +37,7 @@ class CnnspecServer(LanguageServer):
         super().__init__("cnnspec", version, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.analyzer = Analyzer()
         self.analyses: dict[str, tuple[int | None, Analysis]] = {}
+        self.settings = Settings()
 
     def analysis(self, uri: str) -> tuple[TextDocument, Analysis]:
         """The document and its analysis, computed once per version."""
@@ -47,6 +49,25 @@ class CnnspecServer(LanguageServer):
         result = self.analyzer.analyse(doc.source, _origin(uri), markdown=markdown)
         self.analyses[uri] = (doc.version, result)
         return doc, result
+
+
+@dataclasses.dataclass
+class Settings:
+    """What the client can switch (``cnnspec.inlayHints.shapes`` / ``.params``), both on by default."""
+
+    shapes: bool = True
+    params: bool = True
+
+    def update(self, options: object) -> None:
+        """Take ``{"inlayHints": {"shapes": bool, "params": bool}}``, or the same under ``"cnnspec"``."""
+        if not isinstance(options, dict):
+            return
+        options = options.get("cnnspec", options)
+        hints = options.get("inlayHints") if isinstance(options, dict) else None
+        if isinstance(hints, dict):
+            for key in ("shapes", "params"):
+                if isinstance(hints.get(key), bool):
+                    setattr(self, key, hints[key])
 
 
 def _origin(uri: str) -> str:
@@ -198,6 +219,44 @@ def formatting(ls: CnnspecServer, params: types.DocumentFormattingParams) -> lis
 def range_formatting(ls: CnnspecServer, params: types.DocumentRangeFormattingParams) -> list[types.TextEdit]:
     doc, analysis = ls.analysis(params.text_document.uri)
     return _edits(doc, features.range_formatting(analysis, params.range.start.line, params.range.end.line))
+
+
+# --------------------------------------------------------------------------
+# Settings and inlay hints
+
+
+@server.feature(types.INITIALIZE)
+@_safe(lambda: None)
+def initialize(ls: CnnspecServer, params: types.InitializeParams) -> None:
+    ls.settings.update(params.initialization_options)
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+@_safe(lambda: None)
+def did_change_configuration(ls: CnnspecServer, params: types.DidChangeConfigurationParams) -> None:
+    ls.settings.update(params.settings)
+    workspace = ls.client_capabilities.workspace
+    if workspace and workspace.inlay_hint and workspace.inlay_hint.refresh_support:
+        ls.workspace_inlay_hint_refresh(None)
+
+
+_HINT_KINDS = {"shape": types.InlayHintKind.Type, "params": None}
+
+
+@server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
+@_safe(list)
+def inlay_hint(ls: CnnspecServer, params: types.InlayHintParams) -> list[types.InlayHint]:
+    doc, analysis = ls.analysis(params.text_document.uri)
+    lines = features.lines_of(doc.source)
+    found = features.inlay_hints(
+        analysis, params.range.start.line, params.range.end.line, ls.settings.shapes, ls.settings.params
+    )
+    return [
+        types.InlayHint(
+            position=_position(doc, lines, h.line, h.column), label=h.label, kind=_HINT_KINDS[h.kind], padding_left=True
+        )
+        for h in found
+    ]
 
 
 def main(version: str = "") -> None:
