@@ -255,3 +255,84 @@ async def test_inlay_hints_follow_the_settings(client: LanguageClient) -> None:
     client.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(settings={"cnnspec": {"inlayHints": {"params": True}}})
     )
+
+
+async def complete(client: LanguageClient, uri: str, line: int, character: int) -> list[types.CompletionItem]:
+    found = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=character)
+        )
+    )
+    items = found.items if isinstance(found, types.CompletionList) else found
+    return list(items or ())
+
+
+async def test_completion_offers_headers_items_and_modifiers(client: LanguageClient) -> None:
+    uri = await open_doc(client, "I: 32x32x3 A: fl C: 16 3\nD: 1\n")
+    after_count = await complete(client, uri, 0, 24)  # after "3" in C:: the modifiers of a conv
+    labels = [i.label for i in after_count]
+    assert labels[:5] == ["I:", "A:", "C:", "D:", "O:"]
+    assert {"3k5", "3s2", "3v", "3n", "3L2", "3R", "3T", "3S"} <= set(labels)
+    k5 = next(i for i in after_count if i.label == "3k5")
+    assert k5.detail == "5x5 kernel (default k3)"
+    assert k5.text_edit == types.TextEdit(range=rng(0, 23, 24), new_text="3k5")
+    in_aug = [i.label for i in await complete(client, uri, 0, 16)]  # after "fl" in A:
+    assert {"flip", "vflip", "hvflip", "rot.1", "zoom.1"} <= set(in_aug)
+    in_conv = [i.label for i in await complete(client, uri, 0, 23)]  # a new item in C:
+    assert {"p", "p3", "ap", "gap", "gmp", "p0", "d¼"} <= set(in_conv)
+    in_dense = [i.label for i in await complete(client, uri, 1, 4)]  # after "1" in D:
+    assert "1v" not in in_dense and "1k5" not in in_dense and {"1n", "1R", "1L2"} <= set(in_dense)
+    assert await complete(client, uri, 0, 24) and not await complete(client, await open_doc(client, "# C: 16"), 0, 7)
+
+
+async def actions(client: LanguageClient, uri: str, line: int) -> list[types.CodeAction]:
+    found = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=rng(line, 0, 0, end_line=line),
+            context=types.CodeActionContext(diagnostics=list(client.diagnostics.get(uri, ()))),
+        )
+    )
+    return [a for a in found or () if isinstance(a, types.CodeAction)]
+
+
+def _edits(action: types.CodeAction, uri: str) -> list[tuple[types.Range, str]]:
+    assert action.edit is not None and action.edit.changes is not None
+    return [(e.range, e.new_text) for e in action.edit.changes[uri]]
+
+
+async def test_code_actions_apply_the_exact_fixes_that_hints_name(client: LanguageClient) -> None:
+    uri = await open_doc(client, "a = I: 28x28 C: 16r 16 d5\nb = c: 16\nc = I: 8x8x1 C: 16 k5\n")
+    found = await actions(client, uri, 0)
+    assert [(a.title, _edits(a, uri)) for a in found] == [
+        ("Replace '28x28' with '28x28x1'", [(rng(0, 7, 12), "28x28x1")]),
+        ("Replace '28x28' with '28x28x3'", [(rng(0, 7, 12), "28x28x3")]),
+        ("Replace '16r' with '16R'", [(rng(0, 16, 19), "16R")]),
+        ("Replace 'd5' with 'd.5'", [(rng(0, 23, 25), "d.5")]),
+        ("Replace 'd5' with 'd5%'", [(rng(0, 23, 25), "d5%")]),
+    ]
+    assert [a.kind for a in found] == [types.CodeActionKind.QuickFix] * 5
+    assert found[0].is_preferred and not found[1].is_preferred
+    assert found[2].diagnostics and found[2].diagnostics[0].code == "E201"
+    other = [(a.title, _edits(a, uri)) for line in (1, 2) for a in await actions(client, uri, line)]
+    assert other == [
+        ("Replace 'c:' with 'C:'", [(rng(1, 4, 6), "C:")]),
+        ("Replace '16 k5' with '16k5'", [(rng(2, 16, 21), "16k5")]),
+    ]
+
+
+async def test_code_action_writes_the_implied_pools_out(client: LanguageClient) -> None:
+    uri = await open_doc(client, "I: 32x32x3 C: 16n 16n d¼ 32\n")
+    found = await actions(client, uri, 0)
+    assert [(a.title, a.kind, _edits(a, uri)) for a in found] == [
+        ("Write the implied pools out", types.CodeActionKind.RefactorRewrite, [
+            (rng(0, 21, 21), " p"), (rng(0, 27, 27), " p"),
+        ]),
+    ]  # fmt: skip
+
+    # The same network, written out: the same layers, shapes and parameters.
+    def layers(text: str) -> list[tuple[object, ...]]:
+        return [(x.kind, x.output_shape, x.params) for x in check(parse(text)).layers]
+
+    assert layers("I: 32x32x3 C: 16n 16n p d¼ 32 p") == layers("I: 32x32x3 C: 16n 16n d¼ 32")
+    assert not await actions(client, await open_doc(client, "I: 8x8x1 C: 8 p\n"), 0)  # no implied pools

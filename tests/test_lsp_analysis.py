@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from test_properties import mutated_specs, random_text
 
 from cnnspec.lsp import features
+from cnnspec.lsp.actions import code_actions
 from cnnspec.lsp.analysis import Analyzer
+from cnnspec.lsp.completion import completions
 from cnnspec.network.markdown import check_markdown
 from cnnspec.network.sources import check_source
 
@@ -76,8 +78,24 @@ def test_markdown_blocks_give_what_check_markdown_gives(parts: list[str]) -> Non
 @given(random_text, st.integers(0, 5), st.integers(0, 90), st.booleans())
 @settings(max_examples=300, deadline=None)
 def test_no_feature_raises_on_random_text(text: str, line: int, column: int, markdown: bool) -> None:
-    analysis = Analyzer().analyse(text, markdown=markdown)
+    analyzer = Analyzer()
+    analysis = analyzer.analyse(text, markdown=markdown)
     analysis.issues()
     features.hover(analysis, line, column)
     features.formatting(analysis)
     features.range_formatting(analysis, line, line + 1)
+    features.inlay_hints(analysis, 0, line)
+    completions(analysis, line, column)
+    code_actions(analyzer, analysis, 0, line, "<string>")
+
+
+@given(mutated_specs(), st.integers(0, 3), st.integers(0, 60))
+@settings(max_examples=200, deadline=None)
+def test_no_feature_raises_on_mutated_specs(text: str, line: int, column: int) -> None:
+    analyzer = Analyzer()
+    analysis = analyzer.analyse(text)
+    features.hover(analysis, line, column)
+    features.inlay_hints(analysis, 0, line)
+    completions(analysis, line, column)
+    for action in code_actions(analyzer, analysis, 0, 3, "<string>"):
+        assert action.edits

@@ -21,7 +21,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
-from cnnspec.lsp import features
+from cnnspec.lsp import actions, completion, features
 from cnnspec.lsp.analysis import Analysis, Analyzer, Issue
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -257,6 +257,66 @@ def inlay_hint(ls: CnnspecServer, params: types.InlayHintParams) -> list[types.I
         )
         for h in found
     ]
+
+
+# --------------------------------------------------------------------------
+# Completion and code actions
+
+_COMPLETION_KINDS = {
+    "section": types.CompletionItemKind.Keyword,
+    "item": types.CompletionItemKind.Value,
+    "modifier": types.CompletionItemKind.Property,
+}
+
+
+@server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[" ", ":"]))
+@_safe(list)
+def complete(ls: CnnspecServer, params: types.CompletionParams) -> list[types.CompletionItem]:
+    doc, analysis = ls.analysis(params.text_document.uri)
+    lines = features.lines_of(doc.source)
+    line, column = _column(doc, lines, params.position)
+    out = []
+    for n, c in enumerate(completion.completions(analysis, line, column)):
+        where = _range(doc, lines, (line, c.start, line, column))
+        out.append(
+            types.CompletionItem(
+                label=c.label,
+                kind=_COMPLETION_KINDS[c.kind],
+                detail=c.detail,
+                text_edit=types.TextEdit(range=where, new_text=c.label),
+                sort_text=f"{n:03d}",  # the vocabulary's order: headers in section order, then items
+            )
+        )
+    return out
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_CODE_ACTION,
+    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite]),
+)
+@_safe(list)
+def code_action(ls: CnnspecServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    uri = params.text_document.uri
+    doc, analysis = ls.analysis(uri)
+    lines = features.lines_of(doc.source)
+    found = actions.code_actions(ls.analyzer, analysis, params.range.start.line, params.range.end.line, _origin(uri))
+    out = []
+    for action in found:
+        edits = [types.TextEdit(range=_range(doc, lines, r), new_text=text) for r, text in action.edits]
+        fixes: list[types.Diagnostic] = []
+        if action.issue is not None:
+            mine = _diagnostic(doc, lines, action.issue)
+            fixes = [d for d in params.context.diagnostics if d.code == mine.code and d.range == mine.range] or [mine]
+        out.append(
+            types.CodeAction(
+                title=action.title,
+                kind=types.CodeActionKind.QuickFix if action.issue else types.CodeActionKind.RefactorRewrite,
+                diagnostics=fixes or None,
+                is_preferred=action.preferred or None,
+                edit=types.WorkspaceEdit(changes={uri: edits}),
+            )
+        )
+    return out
 
 
 def main(version: str = "") -> None:
