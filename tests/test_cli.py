@@ -424,7 +424,8 @@ def test_checking_a_keras_model_points_to_from_keras(tmp_path):
 
 
 def test_a_network_too_big_for_memory_is_warned():
-    from cnnspec.network.checker import BYTES_PER_VALUE, MEMORY_WARNING_BYTES
+    from cnnspec.network.advice import MEMORY_WARNING_BYTES
+    from cnnspec.network.checker import BYTES_PER_VALUE
 
     # 32x32 maps of F filters: F * 1024 activation values each, so F is chosen
     # from the threshold itself, not from a copied number.

@@ -38,7 +38,8 @@ from cnnspec.network.checker import CheckedSpec, Layer
 from cnnspec.network.shapes import human, shape_text
 
 # The parser's own rule for a `name =` line, so the two never disagree.
-from cnnspec.notation.vocabulary import AUGMENT_CLASSES, GLOBAL_POOL_CLASSES, POOL_CLASSES
+from cnnspec.notation.ir import Augment
+from cnnspec.notation.vocabulary import GLOBAL_POOL_CLASSES, POOL_CLASSES
 from cnnspec.notation.vocabulary import NAMED_LINE as NAME_LINE
 
 Style = Literal["blocks", "table"]
@@ -260,7 +261,7 @@ def _columns(checked: CheckedSpec) -> list[_Column]:
     shape = checked.input_shape or ()
     cols = [_Column(layer=None, before=shape)]
     for layer in checked.layers:
-        if layer.kind in MARK_KINDS or layer.kind in AUGMENT_CLASSES:
+        if layer.kind in MARK_KINDS or isinstance(layer.item, Augment):
             cols[-1].marks.append(layer)
         else:
             cols.append(_Column(layer=layer, before=shape))
@@ -273,8 +274,14 @@ def _height(shape: tuple[int, ...]) -> float:
 
 
 def _conv_detail(layer: Layer) -> str:
-    words = [w for w in layer.detail.split() if w not in ("s1", "same") and not w.startswith("L2=")]
-    return " ".join(words)
+    """``3x3 relu``, with the stride and padding only where they are not the defaults."""
+    assert layer.kernel is not None
+    words = [f"{layer.kernel[0]}x{layer.kernel[1]}"]
+    if layer.stride != 1:
+        words.append(f"s{layer.stride}")
+    if layer.padding != "same":
+        words.append(f"{layer.padding}")
+    return " ".join([*words, f"{layer.activation}"])
 
 
 def _measure(col: _Column) -> None:
@@ -302,7 +309,7 @@ def _measure(col: _Column) -> None:
             h = max(side(col.before[0]), side(out[0]))
             col.up = col.down = h / 2
             op = "max" if kind == "MaxPooling2D" else "avg"
-            col.labels = (shape_text(out), f"{op} {layer.detail.split()[0]}")
+            col.labels = (shape_text(out), f"{op} {layer.pool_size}x{layer.pool_size}")
             if layer.implied:
                 col.top, col.top_italic = "(p)", True
                 col.labels = (*col.labels, "implied")
@@ -321,10 +328,10 @@ def _measure(col: _Column) -> None:
                 col.top, mono_top = "flatten", False
                 col.labels = (shape_text(out),)
             else:
-                col.labels = (shape_text(out), layer.detail.split()[0])
+                col.labels = (shape_text(out), f"{layer.activation}")
                 if layer.name == "head" and not layer.text:
                     col.top = str(out[0])
-        if "L2=" in layer.detail:
+        if layer.l2:
             col.badges.append(("L2", COLORS["l2"], None))
         for m in col.marks:
             col.badges.append(("BN", COLORS["bn"], m))
@@ -540,7 +547,7 @@ def _legend(checked: CheckedSpec, x: float, y: float, right: float) -> tuple[Gro
         "dense": any(la.kind == "Dense" and la.name != "head" for la in checked.layers),
         "head": any(la.name == "head" for la in checked.layers),
         "BN batch norm": "BatchNormalization" in kinds,
-        "L2 regularizer": any("L2=" in la.detail for la in checked.layers),
+        "L2 regularizer": any(la.l2 for la in checked.layers),
     }
     entries: list[tuple[str, Item]] = [
         ("conv", _rect(0, 0, 10, 10, COLORS["conv"][0])),

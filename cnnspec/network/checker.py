@@ -1,73 +1,40 @@
 """Spec -> :class:`CheckedSpec`: shapes, parameters, MACs and advice, in pure Python.
 
 Nothing here imports TensorFlow or Keras.  The shape math is two small pure
-functions (:mod:`cnnspec.network.shapes`) and every
-number is held against the model that :mod:`cnnspec.model.builder` builds, by the
-tests, over hand-written and random specs.
+functions (:mod:`cnnspec.network.shapes`) and every number is held against
+the model that :mod:`cnnspec.model.builder` builds, by the tests, over
+hand-written and random specs.  The builder builds from the layers this
+module lists, so the names, the order and the implied pools are decided here
+once.  The advice (W501-W506) reads those layers in :mod:`cnnspec.network.advice`.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
 from cnnspec.errors import Diagnostic
+from cnnspec.network.advice import advise
+from cnnspec.network.layers import BYTES_PER_VALUE, Layer, Origin
 from cnnspec.network.shapes import Shape, conv_output_size, parse_shape, pool_output_size, shape_text
 from cnnspec.notation.ir import (
-    KERAS_ACTIVATIONS,
-    Augment,
     Conv,
     ConvItem,
     Dense,
-    DenseItem,
     Dropout,
     GlobalPool,
     Head,
-    NoPool,
     Pool,
     Span,
     Spec,
     input_too_large,
 )
-from cnnspec.notation.vocabulary import AUGMENT_CLASSES, AUGMENTATIONS, GLOBAL_POOL_CLASSES, POOL_CLASSES
+from cnnspec.notation.vocabulary import ACTIVATIONS, AUGMENTATIONS, GLOBAL_POOL_CLASSES, POOL_CLASSES
 
-#: Bytes per value: the compiled model is float32.
-BYTES_PER_VALUE = 4
+__all__ = ["AUGMENT_LAYERS", "BYTES_PER_VALUE", "CheckedSpec", "Layer", "Origin", "check"]
 
 #: Augmentation name -> Keras class (from the vocabulary).
 AUGMENT_LAYERS = {a.name: a.keras_class for a in AUGMENTATIONS.values()}
-
-#: A layer holding more than this share of all parameters is flagged.
-DOMINANT_SHARE = 0.5
-#: Parameters plus one image's activations above this many bytes are flagged.
-MEMORY_WARNING_BYTES = 16 * 2**30
-
-
-# Layer and CheckedSpec are results the checker builds from already-valid
-# IR, so they are plain frozen dataclasses: no validation to pay for on
-# every layer, and no schema to build when `cnnspec check` starts.
-@dataclass(frozen=True)
-class Layer:
-    """One Keras layer of the checked network."""
-
-    name: str
-    kind: str  # the Keras class name
-    output_shape: Shape
-    params: int = 0
-    trainable_params: int = 0
-    non_trainable_params: int = 0
-    macs: int = 0
-    implied: bool = False
-    #: The item as written (``"16n"``), or ``""`` for layers with no token.
-    text: str = ""
-    span: Span | None = None
-    #: Short human description: ``3x3 s1 same relu``.
-    detail: str = ""
-
-    @property
-    def output_size(self) -> int:
-        return math.prod(self.output_shape)
 
 
 @dataclass(frozen=True)
@@ -156,11 +123,11 @@ class CheckedSpec:
 
 
 # --------------------------------------------------------------------------
-# The checker
+# The checker: one handler per kind of item
 
 
 @dataclass
-class _Walk:
+class _LayerWalk:
     spec: Spec
     layers: list[Layer]
     errors: list[Diagnostic]
@@ -171,8 +138,7 @@ class _Walk:
         self.counters[key] = self.counters.get(key, 0) + 1
         return self.counters[key]
 
-    def add(self, **kw: object) -> None:
-        layer = Layer(**kw)  # type: ignore[arg-type]
+    def add(self, layer: Layer) -> None:
         self.layers.append(layer)
         self.shape = layer.output_shape
 
@@ -182,7 +148,7 @@ class _Walk:
         )
 
 
-def _add_conv(w: _Walk, item: Conv, index: int) -> bool:
+def _conv(w: _LayerWalk, item: Conv) -> bool:
     h, wd, cin = w.shape
     kh, kw = item.kernel
     oh = conv_output_size(h, kh, item.stride, item.padding)
@@ -197,39 +163,44 @@ def _add_conv(w: _Walk, item: Conv, index: int) -> bool:
         )
         return False
     params = kh * kw * cin * item.filters + item.filters
-    act = KERAS_ACTIVATIONS[item.activation]
+    name = f"conv{w.next_index('conv')}"
     w.add(
-        name=f"conv{index}",
-        kind="Conv2D",
-        output_shape=(oh, ow, item.filters),
-        params=params,
-        trainable_params=params,
-        macs=oh * ow * item.filters * kh * kw * cin,
-        text=item.text,
-        span=item.span,
-        detail=f"{kh}x{kw} s{item.stride} {item.padding} {act}" + (f" L2={item.l2:g}" if item.l2 else ""),
+        Layer(
+            name=name,
+            kind="Conv2D",
+            output_shape=(oh, ow, item.filters),
+            params=params,
+            trainable_params=params,
+            macs=oh * ow * item.filters * kh * kw * cin,
+            item=item,
+            activation=ACTIVATIONS[item.activation],
+            kernel=item.kernel,
+            stride=item.stride,
+            padding=item.padding,
+            l2=item.l2,
+        )
     )
     if item.batchnorm:
-        _add_batchnorm(w, f"conv{index}_bn", item)
+        _batchnorm(w, f"{name}_bn", item)
     return True
 
 
-def _add_batchnorm(w: _Walk, name: str, item: Conv | Dense) -> None:
+def _batchnorm(w: _LayerWalk, name: str, item: Conv | Dense) -> None:
     channels = w.shape[-1]
     w.add(
-        name=name,
-        kind="BatchNormalization",
-        output_shape=w.shape,
-        params=4 * channels,
-        trainable_params=2 * channels,
-        non_trainable_params=2 * channels,
-        text=item.text,
-        span=item.span,
-        detail="after activation",
+        Layer(
+            name=name,
+            kind="BatchNormalization",
+            output_shape=w.shape,
+            params=4 * channels,
+            trainable_params=2 * channels,
+            non_trainable_params=2 * channels,
+            item=item,
+        )
     )
 
 
-def _add_pool(w: _Walk, item: Pool, index: int) -> bool:
+def _pool(w: _LayerWalk, item: Pool) -> bool:
     h, wd, c = w.shape
     oh, ow = pool_output_size(h, item.size), pool_output_size(wd, item.size)
     if oh < 1 or ow < 1:
@@ -244,49 +215,86 @@ def _add_pool(w: _Walk, item: Pool, index: int) -> bool:
             else "remove this pool or pool less before it",
         )
         return False
-    kind = POOL_CLASSES[item.op]
     w.add(
-        name=f"pool{index}",
-        kind=kind,
-        output_shape=(oh, ow, c),
-        implied=item.implied,
-        text="" if item.implied else item.text,
-        span=item.span,
-        detail=f"{item.size}x{item.size}" + (" implied" if item.implied else ""),
+        Layer(
+            name=f"pool{w.next_index('pool')}",
+            kind=POOL_CLASSES[item.op],
+            output_shape=(oh, ow, c),
+            item=item,
+            origin="implied" if item.implied else "written",
+            pool_size=item.size,
+        )
     )
     return True
 
 
-def _add_dense(w: _Walk, name: str, units: int, activation: str, item: Dense | Head) -> None:
+def _global_pool(w: _LayerWalk, item: GlobalPool) -> bool:
+    w.add(
+        Layer(
+            name="gap" if item.op == "avg" else "gmp",
+            kind=GLOBAL_POOL_CLASSES[item.op],
+            output_shape=(w.shape[-1],),
+            item=item,
+        )
+    )
+    return True
+
+
+def _dropout(w: _LayerWalk, item: Dropout) -> bool:
+    w.add(
+        Layer(
+            name=f"dropout{w.next_index('dropout')}",
+            kind="Dropout",
+            output_shape=w.shape,
+            item=item,
+            rate=item.rate,
+        )
+    )
+    return True
+
+
+def _no_pool(w: _LayerWalk, item: ConvItem) -> bool:
+    return True  # p0 only switches the implied pools off; the parser applied it
+
+
+def _dense(w: _LayerWalk, item: Dense) -> bool:
+    name = f"dense{w.next_index('dense')}"
+    _dense_layer(w, name, item.units, ACTIVATIONS[item.activation], item)
+    if item.batchnorm:
+        _batchnorm(w, f"{name}_bn", item)
+    return True
+
+
+def _dense_layer(
+    w: _LayerWalk, name: str, units: int, activation: str, item: Dense | Head, origin: Origin = "written"
+) -> None:
     fan_in = w.shape[-1]
     params = fan_in * units + units
     w.add(
-        name=name,
-        kind="Dense",
-        output_shape=(units,),
-        params=params,
-        trainable_params=params,
-        macs=fan_in * units,
-        text=item.text,
-        span=item.span,
-        detail=activation + (f" L2={item.l2:g}" if item.l2 else ""),
+        Layer(
+            name=name,
+            kind="Dense",
+            output_shape=(units,),
+            params=params,
+            trainable_params=params,
+            macs=fan_in * units,
+            item=item,
+            origin=origin,
+            activation=activation,
+            l2=item.l2,
+        )
     )
 
 
-def _flatten(w: _Walk) -> None:
-    if len(w.shape) > 1:
-        w.add(name="flatten", kind="Flatten", output_shape=(math.prod(w.shape),), detail="")
-
-
-def _dropout(w: _Walk, item: Dropout) -> None:
-    w.add(
-        name=f"dropout{w.next_index('dropout')}",
-        kind="Dropout",
-        output_shape=w.shape,
-        text=item.text,
-        span=item.span,
-        detail=f"rate {float(item.rate):g}",
-    )
+#: IR item kind -> the handler that adds its layers; False stops the walk (an error).
+_HANDLERS = {
+    "conv": _conv,
+    "pool": _pool,
+    "globalpool": _global_pool,
+    "dropout": _dropout,
+    "nopool": _no_pool,
+    "dense": _dense,
+}
 
 
 def check(
@@ -344,9 +352,9 @@ def check(
         )
         return CheckedSpec(spec=spec, input_shape=None, classes=n_classes, layers=(), errors=tuple(errors))
 
-    w = _Walk(spec, [], errors, shape, {})
+    w = _LayerWalk(spec, [], errors, shape, {})
     _walk(w, spec, n_classes)
-    warnings = _advice(spec, w.layers) if not w.errors else []
+    warnings = advise(spec, w.layers) if not w.errors else []
     return CheckedSpec(
         spec=spec,
         input_shape=shape,
@@ -358,219 +366,20 @@ def check(
     )
 
 
-def _walk(w: _Walk, spec: Spec, classes: int | None) -> None:
+def _walk(w: _LayerWalk, spec: Spec, classes: int | None) -> None:
     for aug in spec.augment or ():
-        w.add(
-            name=f"aug_{aug.name}",
-            kind=AUGMENT_LAYERS[aug.name],
-            output_shape=w.shape,
-            text=aug.text,
-            span=aug.span,
-            detail=_augment_detail(aug),
-        )
-    w.add(name="rescaling", kind="Rescaling", output_shape=w.shape, detail="1/255")
-    conv_i = pool_i = 0
+        w.add(Layer(name=f"aug_{aug.name}", kind=AUGMENT_LAYERS[aug.name], output_shape=w.shape, item=aug))
+    w.add(Layer(name="rescaling", kind="Rescaling", output_shape=w.shape, origin="frame"))
     for item in spec.conv or ():
-        if isinstance(item, Conv):
-            conv_i += 1
-            if not _add_conv(w, item, conv_i):
-                return
-        elif isinstance(item, Pool):
-            pool_i += 1
-            if not _add_pool(w, item, pool_i):
-                return
-        elif isinstance(item, GlobalPool):
-            w.add(
-                name="gap" if item.op == "avg" else "gmp",
-                kind=GLOBAL_POOL_CLASSES[item.op],
-                output_shape=(w.shape[-1],),
-                text=item.text,
-                span=item.span,
-                detail="global " + item.op,
-            )
-        elif isinstance(item, Dropout):
-            _dropout(w, item)
-        elif isinstance(item, NoPool):
-            pass
-    _flatten(w)
-    dense_i = 0
+        if not _HANDLERS[item.kind](w, item):  # type: ignore[operator]
+            return
+    if len(w.shape) > 1:
+        w.add(Layer(name="flatten", kind="Flatten", output_shape=(math.prod(w.shape),), origin="frame"))
     for d in spec.dense or ():
-        if isinstance(d, Dense):
-            dense_i += 1
-            _add_dense(w, f"dense{dense_i}", d.units, KERAS_ACTIVATIONS[d.activation], d)
-            if d.batchnorm:
-                _add_batchnorm(w, f"dense{dense_i}_bn", d)
-        else:
-            _dropout(w, d)
+        _HANDLERS[d.kind](w, d)  # type: ignore[operator]
     if classes is not None:
-        head = spec.head or Head(span=Span(line=1, column=1), text=str(classes), classes=classes)
-        _add_dense(w, "head", head.classes, head.keras_activation, head)
-
-
-def _augment_detail(aug: Augment) -> str:
-    mode = AUGMENTATIONS[aug.name].flip_mode
-    return mode or (f"factor {aug.factor:g}" if aug.factor is not None else "")
-
-
-# --------------------------------------------------------------------------
-# Practitioners' advice
-
-
-def _advice(spec: Spec, layers: list[Layer]) -> list[Diagnostic]:
-    out: list[Diagnostic] = []
-
-    def warn(code: str, message: str, span: Span | None, hint: str) -> None:
-        out.append(
-            Diagnostic(
-                code=code, severity="warning", message=message, span=span, hint=hint, origin=spec.origin, spec=spec.name
-            )
-        )
-
-    body = [layer for layer in layers if layer.kind not in ("Rescaling",) and layer.kind not in AUGMENT_CLASSES]
-    previous_shape: dict[str, Shape] = {}
-    prev: Layer | None = None
-    for layer in layers:
-        if prev is not None:
-            previous_shape[layer.name] = prev.output_shape
-        prev = layer
-
-    # Dropout right after a convolution (batch norm aside), not after pooling.
-    for i, layer in enumerate(body):
-        if layer.kind != "Dropout" or i == 0:
-            continue
-        j = i - 1
-        while j > 0 and body[j].kind == "BatchNormalization":
-            j -= 1
-        if body[j].kind == "Conv2D":
-            warn(
-                "W501",
-                f"dropout '{layer.text}' comes directly after the convolution '{body[j].text}', not after a pool",
-                layer.span,
-                "practitioners place dropout after the pooling layer that closes a block of convolutions",
-            )
-
-    # Two linear dense layers in a row collapse into one.
-    dense = [layer for layer in body if layer.kind in ("Dense",)]
-    for a, b in itertools.pairwise(dense):
-        if a.detail.split(" ")[0] == "linear" and b.detail.split(" ")[0] == "linear":
-            warn(
-                "W502",
-                f"dense layers '{a.text}' and '{b.text}' are both linear: together they are one linear map",
-                b.span,
-                f"give the first an activation, such as {a.text}R",
-            )
-
-    # One layer holding most of the parameters.
-    total = sum(layer.params for layer in layers)
-    param_layers = [layer for layer in layers if layer.params]
-    if total and len(param_layers) >= 3:
-        big = max(param_layers, key=lambda layer: layer.params)
-        share = big.params / total
-        if share > DOMINANT_SHARE:
-            fed = previous_shape.get(big.name, ())
-            if (
-                big.kind == "Dense"
-                and any(layer.kind == "Flatten" for layer in layers)
-                and big.name
-                in (
-                    "dense1",
-                    "head",
-                )
-            ):
-                flat = next(layer for layer in layers if layer.kind == "Flatten")
-                src = previous_shape.get(flat.name, ())
-                hint = (
-                    f"it reads the flattened {shape_text(src)} map ({math.prod(src):,} values): pool more, "
-                    "use fewer filters in the last convolution, or end C: with gap"
-                )
-            elif big.kind == "Dense":
-                hint = f"it maps {fed[-1] if fed else '?'} inputs: use fewer units here or in the layer before"
-            else:
-                hint = "use fewer filters or a smaller kernel here or in the convolution before it"
-            warn(
-                "W503",
-                f"layer {big.name} ('{big.text}') holds {share:.0%} of the {total:,} parameters ({big.params:,})",
-                big.span,
-                hint,
-            )
-
-    # Batch norm and dropout in the same block.
-    for bn_layer, drop in _bn_dropout_blocks(spec):
-        warn(
-            "W504",
-            f"batch norm ('{bn_layer.text}') and dropout ('{drop.text}') in the same block: using both can make "
-            "accuracy worse",
-            drop.span,
-            f"train once without '{drop.text}': if validation accuracy holds, keep batch norm alone",
-        )
-
-    # A pool over an odd size drops the last row or column.
-    for layer in layers:
-        if layer.kind not in ("MaxPooling2D", "AveragePooling2D"):
-            continue
-        h, wd, _ = previous_shape[layer.name]
-        size = int(layer.detail.split("x")[0])
-        lost = [f"{h % size} row(s)" if h % size else "", f"{wd % size} column(s)" if wd % size else ""]
-        lost = [x for x in lost if x]
-        if lost:
-            what = "the implied pool after" if layer.implied else "pool"
-            warn(
-                "W505",
-                f"{what} '{layer.text or _span_text(spec, layer.span)}' pools {h}x{wd} by {size}: "
-                f"it drops the last {' and '.join(lost)}",
-                layer.span,
-                "use sizes divisible by the pool, or 'same' padding with a stride instead",
-            )
-    # A network too big for any one machine: training would fail late and obscurely.
-    total_bytes = (sum(layer.params for layer in layers) + sum(layer.output_size for layer in layers)) * BYTES_PER_VALUE
-    if total_bytes > MEMORY_WARNING_BYTES:
-        warn(
-            "W506",
-            f"the parameters and one image's activations alone take {total_bytes / 2**30:,.1f} GiB "
-            "(float32); training needs several times that",
-            None,
-            "fewer filters or units, more pooling, or a smaller input",
-        )
-    return out
-
-
-def _span_text(spec: Spec, span: Span | None) -> str:
-    for item in spec.conv or ():
-        if span is not None and item.span == span and isinstance(item, Conv):
-            return item.text
-    return "p"
-
-
-def _bn_dropout_blocks(spec: Spec) -> list[tuple[Conv | Dense, Dropout]]:
-    """Blocks that hold both batch norm and dropout: (first BN layer, first dropout).
-
-    A block in C: is a run of convolutions with the pool that closes it and
-    the dropouts right after that pool; in D: a dense layer and its dropouts.
-    """
-    blocks: list[list[ConvItem | DenseItem]] = []
-    current: list[ConvItem | DenseItem] = []
-    closed = False
-    for conv_item in spec.conv or ():
-        if closed and not isinstance(conv_item, Dropout):
-            blocks.append(current)
-            current, closed = [], False
-        current.append(conv_item)
-        if isinstance(conv_item, (Pool, GlobalPool)):
-            closed = True
-    if current:
-        blocks.append(current)
-    current = []
-    for dense_item in spec.dense or ():
-        if isinstance(dense_item, Dense) and current:
-            blocks.append(current)
-            current = []
-        current.append(dense_item)
-    if current:
-        blocks.append(current)
-    found: list[tuple[Conv | Dense, Dropout]] = []
-    for block in blocks:
-        bn = [i for i in block if isinstance(i, (Conv, Dense)) and i.batchnorm]
-        drops = [i for i in block if isinstance(i, Dropout)]
-        if bn and drops:
-            found.append((bn[0], drops[0]))
-    return found
+        if spec.head is not None:
+            _dense_layer(w, "head", spec.head.classes, spec.head.keras_activation, spec.head)
+        else:
+            head = Head(span=Span(line=1, column=1), text=str(classes), classes=classes)
+            _dense_layer(w, "head", classes, head.keras_activation, head, origin="classes")

@@ -1,0 +1,110 @@
+"""The checked network's layer: a Keras layer's configuration as typed fields.
+
+:class:`Layer` is what :func:`cnnspec.network.checker.check` lists, what the
+advice rules (:mod:`cnnspec.network.advice`) and the pictures read, and what
+the builder builds: the typed fields are the whole configuration, and the
+display text (``detail``) is derived from them, never parsed back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+from cnnspec.network.shapes import Shape
+from cnnspec.notation.ir import Augment, GlobalPool, Node, Span
+from cnnspec.notation.vocabulary import AUGMENTATIONS
+
+#: Bytes per value: the compiled model is float32.
+BYTES_PER_VALUE = 4
+
+#: Where a layer comes from: a token the user wrote (batch norm is its
+#: convolution's), the implied-pooling rule, the head made for ``--classes``,
+#: or the frame every model has (the rescaling, the flatten).
+Origin = Literal["written", "implied", "classes", "frame"]
+
+
+# Layer and CheckedSpec are results the checker builds from already-valid
+# IR, so they are plain frozen dataclasses: no validation to pay for on
+# every layer, and no schema to build when `cnnspec check` starts.
+@dataclass(frozen=True)
+class Layer:
+    """One Keras layer of the checked network, with what the builder needs to make it.
+
+    The typed fields are the layer's configuration; ``text``, ``span``,
+    ``implied`` and ``detail`` (the table's note, ``3x3 s1 same relu``) are
+    derived from them and from ``item``, and nothing reads ``detail`` back.
+    """
+
+    name: str
+    kind: str  # the Keras class name
+    output_shape: Shape
+    params: int = 0
+    trainable_params: int = 0
+    non_trainable_params: int = 0
+    macs: int = 0
+    #: The IR node the layer comes from (a batch norm: its conv or dense);
+    #: None for the rescaling and the flatten.
+    item: Node | None = None
+    origin: Origin = "written"
+    #: Keras activation name of a conv or dense layer (``relu``, ``softmax``).
+    activation: str | None = None
+    kernel: tuple[int, int] | None = None
+    stride: int | None = None
+    padding: Literal["same", "valid"] | None = None
+    #: Side of a pool (its stride too).
+    pool_size: int | None = None
+    #: The kernel's L2 factor, when it is regularized.
+    l2: float | None = None
+    #: A dropout's rate.
+    rate: Fraction | None = None
+
+    @property
+    def output_size(self) -> int:
+        return math.prod(self.output_shape)
+
+    @property
+    def implied(self) -> bool:
+        """An implied pool: the parser's rule added it, the user wrote no token."""
+        return self.origin == "implied"
+
+    @property
+    def text(self) -> str:
+        """The item as written (``"16n"``), or ``""`` for layers with no token."""
+        if self.item is None or self.origin == "implied":
+            return ""
+        return self.item.text
+
+    @property
+    def span(self) -> Span | None:
+        return self.item.span if self.item is not None else None
+
+    @property
+    def detail(self) -> str:
+        """Short human description for tables and tooltips: ``3x3 s1 same relu``."""
+        l2 = f" L2={self.l2:g}" if self.l2 else ""
+        if self.kind == "Conv2D":
+            assert self.kernel is not None
+            kh, kw = self.kernel
+            return f"{kh}x{kw} s{self.stride} {self.padding} {self.activation}{l2}"
+        if self.kind == "Dense":
+            return f"{self.activation}{l2}"
+        if self.pool_size is not None:
+            return f"{self.pool_size}x{self.pool_size}" + (" implied" if self.implied else "")
+        if isinstance(self.item, GlobalPool):
+            return "global " + self.item.op
+        if self.rate is not None:
+            return f"rate {float(self.rate):g}"
+        if isinstance(self.item, Augment):
+            return _augment_detail(self.item)
+        return _FIXED_DETAIL.get(self.kind, "")
+
+
+_FIXED_DETAIL = {"BatchNormalization": "after activation", "Rescaling": "1/255"}
+
+
+def _augment_detail(aug: Augment) -> str:
+    mode = AUGMENTATIONS[aug.name].flip_mode
+    return mode or (f"factor {aug.factor:g}" if aug.factor is not None else "")
