@@ -1,37 +1,33 @@
-"""Spec -> ``keras.Model``, using only ``keras.*`` so any Keras 3 backend runs it.
+"""CheckedSpec -> ``keras.Model``, using only ``keras.*`` so any Keras 3 backend runs it.
+
+:func:`build` checks the spec, then walks the checked layers
+(:attr:`CheckedSpec.layers <cnnspec.network.checker.CheckedSpec.layers>`) and
+makes one Keras layer of each, from its typed fields.  The checker decides the
+names, the order and the implied pools; this module only says how each kind
+of layer is made, one handler per Keras class.  So a row of ``cnnspec check``
+and a row of ``model.summary()`` line up by construction.
 
 The model takes raw 0-255 pixels: augmentation (training only), then
-rescaling by 1/255, then the layers of the spec.  Layer names match the
-checker's (``conv1``, ``conv1_bn``, ``pool1``, ``dense1``, ``head``), so a
-row of ``cnnspec check`` and a row of ``model.summary()`` line up.
+rescaling by 1/255, then the layers of the spec.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cnnspec.errors import Diagnostic, SpecError
+from cnnspec.network.checker import CheckedSpec, Layer, check
 from cnnspec.network.shapes import Shape, parse_shape
-from cnnspec.notation.ir import (
-    KERAS_ACTIVATIONS,
-    Augment,
-    Conv,
-    Dense,
-    Dropout,
-    GlobalPool,
-    Head,
-    NoPool,
-    Pool,
-    Span,
-    Spec,
-)
-from cnnspec.notation.vocabulary import AUGMENTATIONS, GLOBAL_POOL_CLASSES, POOL_CLASSES
+from cnnspec.notation.ir import Augment, Head, Spec
+from cnnspec.notation.vocabulary import AUGMENT_CLASSES, AUGMENTATIONS, GLOBAL_POOL_CLASSES, POOL_CLASSES
 
 if TYPE_CHECKING:
     import keras
 
 
 def augment_layer(aug: Augment, seed: int | None) -> Any:
+    """The Keras layer of one ``A:`` item (named ``aug_<name>``, as the checker names it)."""
     from keras import layers
 
     name = f"aug_{aug.name}"
@@ -75,8 +71,6 @@ def build(
     >>> build(parse("I: 28x28x1 C: 8 D: 10")).count_params()  # doctest: +SKIP
     15770
     """
-    from cnnspec.network.checker import check
-
     checked = check(spec, input_shape, classes)
     if checked.errors:
         raise SpecError(list(checked.errors), spec.source)
@@ -93,91 +87,106 @@ def build(
             ],
             spec.source,
         )
-    assert checked.input_shape is not None
-    return _build_model(spec, checked.input_shape, checked.classes, seed)
+    return build_checked(checked, seed=seed)
 
 
-def _build_model(spec: Spec, shape: Shape, classes: int, seed: int | None) -> keras.Model:
+def build_checked(checked: CheckedSpec, *, seed: int | None = None) -> keras.Model:
+    """The Keras model of a valid checked spec with a head: one Keras layer per checked layer."""
     import keras
     from keras import layers
 
-    inputs = keras.Input(shape=shape, name="image")
+    assert checked.ok and checked.input_shape is not None and checked.classes is not None
+    inputs = keras.Input(shape=checked.input_shape, name="image")
     x = inputs
-    for aug in spec.augment or ():
-        x = augment_layer(aug, seed)(x)
-    x = layers.Rescaling(1.0 / 255, name="rescaling")(x)
+    for layer in checked.layers:
+        x = _HANDLERS[layer.kind](layers, layer, seed)(x)
+    return keras.Model(inputs, x, name=_model_name(checked.spec))
 
-    counters = {"conv": 0, "pool": 0, "dropout": 0, "dense": 0}
 
-    def dropout(item: Dropout, x: Any) -> Any:
-        counters["dropout"] += 1
-        return layers.Dropout(float(item.rate), seed=seed, name=f"dropout{counters['dropout']}")(x)
+# Each handler makes the Keras layer of one checked layer from its typed fields.
+# ``L`` is ``keras.layers``, passed in so that keras is imported once, by build.
+Handler = Callable[[Any, Layer, "int | None"], Any]
 
-    for item in spec.conv or ():
-        if isinstance(item, Conv):
-            counters["conv"] += 1
-            name = f"conv{counters['conv']}"
-            x = layers.Conv2D(
-                item.filters,
-                item.kernel,
-                strides=item.stride,
-                padding=item.padding,
-                activation=KERAS_ACTIVATIONS[item.activation],
-                kernel_regularizer=_regularizer(item.l2),
-                data_format="channels_last",
-                name=name,
-            )(x)
-            if item.batchnorm:
-                x = layers.BatchNormalization(name=f"{name}_bn")(x)
-        elif isinstance(item, Pool):
-            counters["pool"] += 1
-            cls = getattr(layers, POOL_CLASSES[item.op])
-            x = cls(
-                pool_size=item.size,
-                strides=item.size,
-                padding="valid",
-                data_format="channels_last",
-                name=f"pool{counters['pool']}",
-            )(x)
-        elif isinstance(item, GlobalPool):
-            cls = getattr(layers, GLOBAL_POOL_CLASSES[item.op])
-            x = cls(data_format="channels_last", name="gap" if item.op == "avg" else "gmp")(x)
-        elif isinstance(item, Dropout):
-            x = dropout(item, x)
-        else:
-            assert isinstance(item, NoPool)
-    if len(x.shape) > 2:
-        x = layers.Flatten(name="flatten")(x)
-    for d in spec.dense or ():
-        if isinstance(d, Dense):
-            counters["dense"] += 1
-            name = f"dense{counters['dense']}"
-            x = layers.Dense(
-                d.units,
-                activation=KERAS_ACTIVATIONS[d.activation],
-                kernel_regularizer=_regularizer(d.l2),
-                name=name,
-            )(x)
-            if d.batchnorm:
-                x = layers.BatchNormalization(name=f"{name}_bn")(x)
-        else:
-            x = dropout(d, x)
-    head = spec.head or Head(span=Span(line=1, column=1), text=str(classes), classes=classes)
-    outputs = layers.Dense(
-        head.classes,
-        activation=head.keras_activation,
-        kernel_regularizer=_regularizer(head.l2),
-        # With --mixed-precision the body computes in float16; the head stays
-        # float32 so the softmax and the loss do not lose precision (Keras'
-        # mixed-precision advice).  Under the default policy this is a no-op.
-        dtype="float32",
-        name="head",
-    )(x)
-    return keras.Model(inputs, outputs, name=_model_name(spec))
+
+def _augment(L: Any, layer: Layer, seed: int | None) -> Any:
+    assert isinstance(layer.item, Augment)
+    return augment_layer(layer.item, seed)
+
+
+def _rescaling(L: Any, layer: Layer, seed: int | None) -> Any:
+    return L.Rescaling(1.0 / 255, name=layer.name)
+
+
+def _conv(L: Any, layer: Layer, seed: int | None) -> Any:
+    return L.Conv2D(
+        layer.output_shape[-1],
+        layer.kernel,
+        strides=layer.stride,
+        padding=layer.padding,
+        activation=layer.activation,
+        kernel_regularizer=_regularizer(layer.l2),
+        data_format="channels_last",
+        name=layer.name,
+    )
+
+
+def _batchnorm(L: Any, layer: Layer, seed: int | None) -> Any:
+    return L.BatchNormalization(name=layer.name)
+
+
+def _pool(L: Any, layer: Layer, seed: int | None) -> Any:
+    return getattr(L, layer.kind)(
+        pool_size=layer.pool_size,
+        strides=layer.pool_size,
+        padding="valid",
+        data_format="channels_last",
+        name=layer.name,
+    )
+
+
+def _global_pool(L: Any, layer: Layer, seed: int | None) -> Any:
+    return getattr(L, layer.kind)(data_format="channels_last", name=layer.name)
+
+
+def _dropout(L: Any, layer: Layer, seed: int | None) -> Any:
+    assert layer.rate is not None
+    return L.Dropout(float(layer.rate), seed=seed, name=layer.name)
+
+
+def _flatten(L: Any, layer: Layer, seed: int | None) -> Any:
+    return L.Flatten(name=layer.name)
+
+
+def _dense(L: Any, layer: Layer, seed: int | None) -> Any:
+    # With --mixed-precision the body computes in float16; the head stays
+    # float32 so the softmax and the loss do not lose precision (Keras'
+    # mixed-precision advice).  Under the default policy this is a no-op.
+    head = {"dtype": "float32"} if isinstance(layer.item, Head) else {}
+    return L.Dense(
+        layer.output_shape[-1],
+        activation=layer.activation,
+        kernel_regularizer=_regularizer(layer.l2),
+        name=layer.name,
+        **head,
+    )
+
+
+#: Keras class of a checked layer -> the handler that makes it.
+_HANDLERS: dict[str, Handler] = {
+    **dict.fromkeys(AUGMENT_CLASSES, _augment),
+    "Rescaling": _rescaling,
+    "Conv2D": _conv,
+    "BatchNormalization": _batchnorm,
+    **dict.fromkeys(POOL_CLASSES.values(), _pool),
+    **dict.fromkeys(GLOBAL_POOL_CLASSES.values(), _global_pool),
+    "Dropout": _dropout,
+    "Flatten": _flatten,
+    "Dense": _dense,
+}
 
 
 def _model_name(spec: Spec) -> str:
     return "".join(ch if ch.isalnum() or ch in "_-." else "_" for ch in (spec.name or "cnnspec"))
 
 
-__all__ = ["build", "parse_shape"]
+__all__ = ["augment_layer", "build", "build_checked", "parse_shape"]
