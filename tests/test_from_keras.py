@@ -290,6 +290,7 @@ def test_first_inexpressible_layer_is_named(keras):
     _cannot(_seq(keras, rot, L.Flatten(), L.Dense(2)), "rot", "fill_mode")
     _cannot(_seq(keras, L.Conv2D(4, 3, kernel_regularizer="l1", name="l1"), L.Flatten(), L.Dense(2)), "l1", "only L2")
     _cannot(_seq(keras, L.Flatten(), L.Dense(2), shape=(16,)), None, "HxWxC image")
+    _cannot(keras.Sequential([keras.Input((8, 8, 3))]), None, "no layers")  # was an AttributeError
 
 
 def test_branches_are_not_a_chain(keras):

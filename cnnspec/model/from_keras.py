@@ -145,7 +145,11 @@ def convert(model: keras.Model) -> Conversion:
     import keras
 
     chain = _Chain(layers_of(model))
-    shape = tuple(model.inputs[0].shape[1:]) if model.inputs else ()
+    try:
+        inputs = model.inputs
+    except AttributeError:  # Keras: a Sequential model with no layers "has no defined inputs yet"
+        raise NotExpressible(None, "the model has no layers: the notation ends with a Dense head (O:)") from None
+    shape = tuple(inputs[0].shape[1:]) if inputs else ()
     if len(shape) != 3 or any(d is None for d in shape):
         raise NotExpressible(None, f"the model's input has shape {shape}; the notation's input is an HxWxC image")
     for i, layer in enumerate(chain.layers):
