@@ -1,0 +1,338 @@
+"""The blocks picture, the articles' own: feature maps as blocks that shrink and
+deepen from left to right, then the dense layers as bars.
+
+Batch normalization, the rescaling and the augmentation layers are drawn as
+small marks (badges) under the layer they belong to, not as columns of their
+own; their groups sit right after their owner's and name it in ``data-on``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cnnspec.display.geometry import (
+    COLORS,
+    DIM,
+    INK,
+    VECTOR_CAP,
+    Group,
+    Item,
+    Line,
+    Picture,
+    Poly,
+    Text,
+    caption_group,
+    caption_width,
+    layer_attrs,
+    layer_title,
+    oblique,
+    rect,
+    require_drawable,
+    side,
+    text_width,
+    thickness,
+    vector,
+)
+from cnnspec.network.checker import CheckedSpec, Layer
+from cnnspec.network.shapes import shape_text
+from cnnspec.notation.ir import Augment
+from cnnspec.notation.vocabulary import GLOBAL_POOL_CLASSES, POOL_CLASSES
+
+MARK_KINDS = ("BatchNormalization", "Rescaling")
+POOL_KINDS = tuple(POOL_CLASSES.values())
+GLOBAL_KINDS = tuple(GLOBAL_POOL_CLASSES.values())
+
+
+# A mark under a block: text, colour, and the layer it stands for (None: a property of the block itself, L2).
+Badge = tuple[str, str, "Layer | None"]
+
+
+@dataclass
+class _Column:
+    """One column of the blocks picture: a block or marker, and its marks."""
+
+    layer: Layer | None  # None: the input
+    before: tuple[int, ...]  # the shape entering it
+    marks: list[Layer] = field(default_factory=list)
+    # filled by the layout
+    top: str = ""
+    top_italic: bool = False
+    labels: tuple[str, ...] = ()
+    badges: list[Badge] = field(default_factory=list)
+    badge_rows: list[list[Badge]] = field(default_factory=list)  # the badges, wrapped
+    width: float = 0.0
+    visual: float = 0.0  # the block's own width, without labels and badges
+    up: float = 0.0  # extent above the middle line
+    down: float = 0.0  # extent below it
+
+
+def _columns(checked: CheckedSpec) -> list[_Column]:
+    shape = checked.input_shape or ()
+    cols = [_Column(layer=None, before=shape)]
+    for layer in checked.layers:
+        if layer.kind in MARK_KINDS or isinstance(layer.item, Augment):
+            cols[-1].marks.append(layer)
+        else:
+            cols.append(_Column(layer=layer, before=shape))
+        shape = layer.output_shape
+    return cols
+
+
+def _height(shape: tuple[int, ...]) -> float:
+    return side(shape[0]) if len(shape) == 3 else vector(shape[0]) if shape else 0.0
+
+
+def _conv_detail(layer: Layer) -> str:
+    """``3x3 relu``, with the stride and padding only where they are not the defaults."""
+    assert layer.kernel is not None
+    words = [f"{layer.kernel[0]}x{layer.kernel[1]}"]
+    if layer.stride != 1:
+        words.append(f"s{layer.stride}")
+    if layer.padding != "same":
+        words.append(f"{layer.padding}")
+    return " ".join([*words, f"{layer.activation}"])
+
+
+def _measure(col: _Column) -> None:
+    layer = col.layer
+    mono_top = True
+    if layer is None:
+        shape = col.before
+        col.top = "input"
+        col.labels = (shape_text(shape), "raw 0-255")
+        vw = thickness(shape[2]) + oblique(shape[1])
+        col.up, col.down = side(shape[0]) / 2 + 0.6 * oblique(shape[1]), side(shape[0]) / 2
+        mono_top = False
+        for m in col.marks:
+            col.badges.append(("/255" if m.kind == "Rescaling" else m.text, COLORS["aug"], m))
+    else:
+        out = layer.output_shape
+        kind = layer.kind
+        col.top = layer.text
+        if kind == "Conv2D":
+            vw = thickness(out[2]) + oblique(out[1])
+            col.up, col.down = side(out[0]) / 2 + 0.6 * oblique(out[1]), side(out[0]) / 2
+            col.labels = (shape_text(out), _conv_detail(layer))
+        elif kind in POOL_KINDS:
+            vw = 12.0
+            h = max(side(col.before[0]), side(out[0]))
+            col.up = col.down = h / 2
+            op = "max" if kind == "MaxPooling2D" else "avg"
+            col.labels = (shape_text(out), f"{op} {layer.pool_size}x{layer.pool_size}")
+            if layer.implied:
+                col.top, col.top_italic = "(p)", True
+                col.labels = (*col.labels, "implied")
+        elif kind in GLOBAL_KINDS:
+            vw = 12.0
+            col.up = col.down = max(side(col.before[0]), vector(out[0])) / 2
+            col.labels = (shape_text(out), layer.detail)
+        elif kind == "Dropout":
+            vw = 4.0
+            col.up = col.down = _height(out) / 2
+            col.labels = ()
+        else:  # Flatten, Dense, the head
+            vw = 8.0 if kind == "Flatten" else 14.0
+            col.up = col.down = vector(out[0]) / 2
+            if kind == "Flatten":
+                col.top, mono_top = "flatten", False
+                col.labels = (shape_text(out),)
+            else:
+                col.labels = (shape_text(out), f"{layer.activation}")
+                if layer.name == "head" and not layer.text:
+                    col.top = str(out[0])
+        if layer.l2:
+            col.badges.append(("L2", COLORS["l2"], None))
+        for m in col.marks:
+            col.badges.append(("BN", COLORS["bn"], m))
+    # Marks wrap into rows no wider than the block (four augmentations must
+    # not stretch the input's column).
+    col.badge_rows = _pack(col.badges, max(vw, 58.0))
+    badge_w = max((_row_width(r) for r in col.badge_rows), default=0.0)
+    widths = [vw, badge_w, text_width(col.top, 11, mono_top)]
+    widths += [text_width(t, 10) for t in col.labels]
+    col.width = max(widths) + 12.0
+    col.visual = vw
+
+
+def _badge_width(text: str) -> float:
+    return text_width(text, 8.5) + 6.0
+
+
+def _row_width(row: list[Badge]) -> float:
+    return sum(_badge_width(t) for t, _, _ in row) + 2 * max(0, len(row) - 1)
+
+
+def _pack(badges: list[Badge], limit: float) -> list[list[Badge]]:
+    rows: list[list[Badge]] = []
+    for badge in badges:
+        if rows and _row_width([*rows[-1], badge]) <= limit:
+            rows[-1].append(badge)
+        else:
+            rows.append([badge])
+    return rows
+
+
+def _cuboid(
+    x: float, mid: float, shape: tuple[int, ...], colors: tuple[str, str, str], dash: bool = False
+) -> list[Item]:
+    h, t, o = side(shape[0]), thickness(shape[2]), oblique(shape[1])
+    oy = 0.6 * o
+    top, bottom = mid - h / 2, mid + h / 2
+    front, lid, flank = colors
+    return [
+        Poly(((x, top), (x + o, top - oy), (x + t + o, top - oy), (x + t, top)), lid, width=0.8, dash=dash),
+        Poly(
+            ((x + t, top), (x + t + o, top - oy), (x + t + o, bottom - oy), (x + t, bottom)),
+            flank,
+            width=0.8,
+            dash=dash,
+        ),
+        Poly(((x, top), (x + t, top), (x + t, bottom), (x, bottom)), front, width=0.8, dash=dash),
+    ]
+
+
+def _shape_items(col: _Column, x: float, mid: float) -> list[Item]:
+    """The block or marker of one column, its left edge at ``x``."""
+    layer = col.layer
+    if layer is None:
+        return _cuboid(x, mid, col.before, COLORS["input"])
+    out, kind = layer.output_shape, layer.kind
+    if kind == "Conv2D":
+        return _cuboid(x, mid, out, COLORS["conv"])
+    if kind in POOL_KINDS or kind in GLOBAL_KINDS:
+        hin = side(col.before[0])
+        hout = side(out[0]) if kind in POOL_KINDS else vector(out[0])
+        pts = ((x, mid - hin / 2), (x + 12, mid - hout / 2), (x + 12, mid + hout / 2), (x, mid + hin / 2))
+        if layer.implied:
+            return [Poly(pts, "#fff4ea", COLORS["pool"], 1.3, dash=True)]
+        return [Poly(pts, COLORS["pool"], INK, 0.8)]
+    if kind == "Dropout":
+        h = _height(out)
+        return [Line(x + 2, mid - h / 2, x + 2, mid + h / 2, COLORS["dropout"], 2.0, dash=True)]
+    h = vector(out[0])
+    w = 8.0 if kind == "Flatten" else 14.0
+    fill = COLORS["flatten"] if kind == "Flatten" else COLORS["head"] if layer.name == "head" else COLORS["dense"]
+    items: list[Item] = [rect(x, mid - h / 2, w, h, fill)]
+    if h >= VECTOR_CAP:  # a capped bar: show the break
+        for dy in (10.0, 15.0):
+            y = mid - h / 2 + dy
+            items.append(Line(x - 2, y + 3, x + w + 2, y - 3, "#ffffff", 2.5))
+    return items
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The rows every column is placed on: the item texts, the middle line, the labels."""
+
+    top: float  # baseline of the item texts
+    mid: float  # the blocks' middle line
+    labels: float  # baseline of the first label
+
+
+def layout_blocks(checked: CheckedSpec) -> Picture:
+    """The articles' picture: blocks that shrink and deepen, then bars."""
+    require_drawable(checked)
+    cols = _columns(checked)
+    for col in cols:
+        _measure(col)
+    margin = 16.0
+    top_row = margin + 12.0
+    mid = top_row + 10.0 + max(c.up for c in cols)
+    badge_row = max(len(c.badge_rows) for c in cols) * 14.0 + 2.0
+    rows = _Rows(top=top_row, mid=mid, labels=mid + max(c.down for c in cols) + badge_row + 16.0)
+    n_labels = max(len(c.labels) for c in cols)
+    x = margin
+    groups: list[Group] = []
+    for col in cols:
+        groups += _place_column(col, x, rows)
+        x += col.width
+    width = max(x + margin, caption_width(checked) + 2 * margin, 360.0)
+    caption, y = caption_group(checked, margin, rows.labels + 13 * (n_labels - 1) + 26, width - 2 * margin)
+    groups.append(caption)
+    legend, y = _legend(checked, margin, y + 6, width - margin)
+    groups.append(legend)
+    return Picture(round(width), round(y + margin - 8), groups, checked.spec.name or "network")
+
+
+def _place_column(col: _Column, x: float, rows: _Rows) -> list[Group]:
+    """The groups of one column, its left edge at ``x``: the block, then one group per mark."""
+    centre = x + col.width / 2
+    items: list[Item] = _shape_items(col, centre - col.visual / 2, rows.mid)
+    if col.top:
+        mono = col.layer is not None and col.layer.kind != "Flatten"
+        fill = DIM if col.top_italic else INK
+        items.append(Text(centre, rows.top, col.top, 11, fill=fill, italic=col.top_italic, mono=mono))
+    for i, label in enumerate(col.labels):
+        size, fill = (10, INK) if i == 0 else (9, DIM)
+        items.append(Text(centre, rows.labels + 13 * i, label, size, fill=fill, italic=label == "implied"))
+    badge_items = _place_badges(col, centre, rows.mid + col.down)
+    for owner, badge in badge_items:
+        if owner is None:  # a property of the block itself (L2): drawn in its group
+            items.extend(badge)
+    groups: list[Group] = []
+    if col.layer is None:
+        shape = shape_text(col.before)
+        groups.append(Group("input", items, {"data-shape": shape}, f"input: {shape}"))
+        on = "input"
+    else:
+        groups.append(Group("layer", items, layer_attrs(col.layer), layer_title(col.layer)))
+        on = col.layer.name
+    for owner, badge in badge_items:
+        if owner is not None:
+            groups.append(Group("layer", list(badge), layer_attrs(owner, on), layer_title(owner)))
+    return groups
+
+
+def _place_badges(col: _Column, centre: float, bottom: float) -> list[tuple[Layer | None, list[Item]]]:
+    """The marks under a block, row by row, each with the layer it stands for."""
+    placed: list[tuple[Layer | None, list[Item]]] = []
+    for r, row in enumerate(col.badge_rows):
+        bx = centre - _row_width(row) / 2
+        by = bottom + 3 + 14 * r
+        for text, color, owner in row:
+            bw = _badge_width(text)
+            placed.append((owner, [rect(bx, by, bw, 12, color, DIM, 0.6), Text(bx + bw / 2, by + 9, text, 8.5)]))
+            bx += bw + 2
+    return placed
+
+
+def _legend(checked: CheckedSpec, x: float, y: float, right: float) -> tuple[Group, float]:
+    """A key to the colours, naming only what this picture shows."""
+    g = Group("legend")
+    kinds = {layer.kind for layer in checked.layers}
+    shown = {
+        "conv": "Conv2D" in kinds,
+        "pool": any(la.kind in POOL_KINDS + GLOBAL_KINDS and not la.implied for la in checked.layers),
+        "implied pool": any(la.implied for la in checked.layers),
+        "dropout": "Dropout" in kinds,
+        "dense": any(la.kind == "Dense" and la.name != "head" for la in checked.layers),
+        "head": any(la.name == "head" for la in checked.layers),
+        "BN batch norm": "BatchNormalization" in kinds,
+        "L2 regularizer": any(la.l2 for la in checked.layers),
+    }
+    entries: list[tuple[str, Item]] = [
+        ("conv", rect(0, 0, 10, 10, COLORS["conv"][0])),
+        ("pool", rect(0, 0, 10, 10, COLORS["pool"])),
+        ("implied pool", Poly(((0, 0), (10, 0), (10, 10), (0, 10)), "#fff4ea", COLORS["pool"], 1.3, dash=True)),
+        ("dropout", Line(5, -1, 5, 11, COLORS["dropout"], 2.0, dash=True)),
+        ("dense", rect(0, 0, 10, 10, COLORS["dense"])),
+        ("head", rect(0, 0, 10, 10, COLORS["head"])),
+        ("BN batch norm", rect(0, 0, 10, 10, COLORS["bn"], DIM, 0.6)),
+        ("L2 regularizer", rect(0, 0, 10, 10, COLORS["l2"], DIM, 0.6)),
+    ]
+    left = x
+    for label, item in [e for e in entries if shown[e[0]]]:
+        if x + 14 + text_width(label, 9) > right:
+            x, y = left, y + 14
+        g.items.append(_moved(item, x, y - 9))
+        g.items.append(Text(x + 14, y, label, 9, "start", DIM))
+        x += 14 + text_width(label, 9) + 12
+    return g, y + 4
+
+
+def _moved(item: Item, dx: float, dy: float) -> Item:
+    if isinstance(item, Poly):
+        return Poly(tuple((px + dx, py + dy) for px, py in item.points), item.fill, item.stroke, item.width, item.dash)
+    if isinstance(item, Line):
+        return Line(item.x1 + dx, item.y1 + dy, item.x2 + dx, item.y2 + dy, item.stroke, item.width, item.dash)
+    return item

@@ -1,0 +1,130 @@
+"""The table picture: the compact variant for long networks, one row per layer
+with a small bar for its share of the parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cnnspec.display.geometry import (
+    COLORS,
+    DIM,
+    INK,
+    Anchor,
+    Group,
+    Item,
+    Line,
+    Picture,
+    Poly,
+    Text,
+    caption_group,
+    caption_width,
+    layer_attrs,
+    layer_title,
+    rect,
+    require_drawable,
+    text_width,
+)
+from cnnspec.network.checker import CheckedSpec, Layer
+from cnnspec.network.shapes import shape_text
+
+MARGIN, ROW, SIZE = 16.0, 18.0, 10.5
+HEADER = ("#", "layer", "item", "kind", "output", "params", "")
+#: Columns set flush right: the index, the output shape, the parameters.
+RIGHT = frozenset({0, 4, 5})
+BAR_WIDTH = 110.0
+
+#: One row: the layer (None: the input) and its seven cells.
+Row = tuple["Layer | None", tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Where each column starts, how wide it is, and the picture's width."""
+
+    xs: tuple[float, ...]  # left edge of the six text columns
+    widths: tuple[float, ...]  # widths of all seven (the note is the last)
+    bar_x: float
+    note_x: float
+    width: float
+
+    def text_x(self, c: int) -> float:
+        return self.xs[c] + (self.widths[c] if c in RIGHT else 0)
+
+
+def layout_table(checked: CheckedSpec) -> Picture:
+    """One row per layer, with a small bar for its share of the parameters."""
+    require_drawable(checked)
+    rows = _table_rows(checked)
+    cols = _table_columns(checked, rows)
+    groups: list[Group] = [_header(cols, MARGIN + 12)]
+    y = MARGIN + 12 + 5
+    total = checked.total_params or 1
+    for n, (owner, cells) in enumerate(rows):
+        groups.append(_row_group(owner, cells, cols, y, striped=n % 2 == 1, total=total))
+        y += ROW
+    caption, y = caption_group(checked, MARGIN, y + 22, cols.width - 2 * MARGIN)
+    groups.append(caption)
+    return Picture(round(cols.width), round(y + MARGIN - 8), groups, checked.spec.name or "network")
+
+
+def _table_rows(checked: CheckedSpec) -> list[Row]:
+    """The same rows as ``cnnspec check``: the input, then every checked layer."""
+    rows: list[Row] = []
+    if checked.input_shape:
+        rows.append((None, ("", "input", "", "InputLayer", shape_text(checked.input_shape), "0", "raw 0-255")))
+    for i, layer in enumerate(checked.layers, 1):
+        note = "implied" if layer.implied else layer.detail
+        cells = (str(i), layer.name, layer.text, layer.kind, shape_text(layer.output_shape), f"{layer.params:,}", note)
+        rows.append((layer, cells))
+    return rows
+
+
+def _table_columns(checked: CheckedSpec, rows: list[Row]) -> _Columns:
+    widths = [text_width(h, SIZE, mono=c == 2) for c, h in enumerate(HEADER)]
+    for _, cells in rows:
+        for c, text in enumerate(cells):
+            widths[c] = max(widths[c], text_width(text, SIZE, mono=c == 2))
+    xs: list[float] = []
+    x = MARGIN
+    for c in range(6):
+        xs.append(x)
+        x += widths[c] + 14
+    note_x = x + BAR_WIDTH + 52
+    width = max(note_x + widths[6] + MARGIN, caption_width(checked) + 2 * MARGIN, 360.0)
+    return _Columns(tuple(xs), tuple(widths), x, note_x, width)
+
+
+def _header(cols: _Columns, y: float) -> Group:
+    head = Group("header")
+    for c, text in enumerate(HEADER[:6]):
+        anchor: Anchor = "end" if c in RIGHT else "start"
+        head.items.append(Text(cols.text_x(c), y, text, SIZE, anchor, bold=True))
+    head.items.append(Text(cols.bar_x, y, "share of params", SIZE, "start", bold=True))
+    head.items.append(Line(MARGIN, y + 5, cols.width - MARGIN, y + 5, DIM, 0.8))
+    return head
+
+
+def _row_group(
+    owner: Layer | None, cells: tuple[str, ...], cols: _Columns, top: float, striped: bool, total: int
+) -> Group:
+    items: list[Item] = []
+    right = cols.width - MARGIN
+    if striped:
+        stripe = ((MARGIN, top), (right, top), (right, top + ROW), (MARGIN, top + ROW))
+        items.append(Poly(stripe, COLORS["stripe"], "none", 0))
+    base = top + ROW - 5
+    implied = owner is not None and owner.implied
+    fill = DIM if implied or (owner is not None and owner.kind in ("Dropout", "Rescaling")) else INK
+    for c, text in enumerate(cells[:6]):
+        anchor: Anchor = "end" if c in RIGHT else "start"
+        items.append(Text(cols.text_x(c), base, text, SIZE, anchor, fill, italic=implied, mono=c == 2))
+    if owner is not None and owner.params:
+        share = owner.params / total
+        color = COLORS["head"] if share > 0.5 else COLORS["dense"]
+        items.append(rect(cols.bar_x, top + 4, max(1.0, BAR_WIDTH * share), ROW - 8, color, "none", 0))
+        items.append(Text(cols.bar_x + BAR_WIDTH + 46, base, f"{share:.1%}", SIZE - 1, "end", DIM))
+    items.append(Text(cols.note_x, base, cells[6], SIZE - 1, "start", DIM, italic=implied))
+    if owner is None:
+        return Group("input", items, {"data-shape": cells[4]}, f"input: {cells[4]}")
+    return Group("layer", items, layer_attrs(owner), layer_title(owner))
