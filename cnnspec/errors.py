@@ -61,6 +61,9 @@ class UserError(Exception):
     """
 
     code: str = "error"
+    #: The exit status the CLI gives it: 1 for a job that cannot be done (a damaged run, a
+    #: bad folder), 2 where the command line itself names what does not exist.
+    exit_code: int = 1
 
     def __init__(self, message: str, hint: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -71,6 +74,10 @@ class UserError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form, as :meth:`Diagnostic.to_dict` is a diagnostic's."""
+        return {"code": self.code, "message": self.message, "hint": self.hint}
 
 
 class SpecError(ValueError):
@@ -116,3 +123,13 @@ def render(diag: Diagnostic, source: str) -> str:
 
 def render_all(diagnostics: list[Diagnostic], source: str) -> str:
     return "\n".join(render(d, source) for d in diagnostics)
+
+
+def render_user_error(err: UserError) -> str:
+    """Plain-text rendering of a :class:`UserError` (what the CLI prints, without colour)::
+
+    error: /runs/a/state.json is damaged: not valid JSON: ...
+      hint: start the run again with cnnspec train (a new --out)
+    """
+    out = f"error: {err.message}"
+    return out + (f"\n  hint: {err.hint}" if err.hint else "")

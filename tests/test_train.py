@@ -36,7 +36,8 @@ RUN_FILES = {
 }  # fmt: skip
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "lr"]
 METRICS_KEYS = {
-    "epochs_completed", "best", "final", "seconds_per_epoch", "images_per_second", "total_params", "macs", "gflops",
+    "schema_version", "epochs_completed", "best", "final", "seconds_per_epoch", "images_per_second", "total_params",
+    "macs", "gflops",
 }  # fmt: skip
 
 
@@ -52,7 +53,7 @@ def assert_valid_run(run: Path, epochs: int, status: str = "completed") -> dict[
     assert RUN_FILES <= {p.name for p in run.iterdir()}
     assert not [p.name for p in run.iterdir() if p.name.startswith(".")], "a temporary file was left behind"
     info = json.loads((run / "run.json").read_text())
-    for key in ("cnnspec_version", "name", "spec", "canonical", "canonical_complete", "input_shape",
+    for key in ("schema_version", "cnnspec_version", "name", "spec", "canonical", "canonical_complete", "input_shape",
                 "class_names", "settings", "versions", "data", "status", "created"):  # fmt: skip
         assert key in info, key
     assert info["status"] == status
@@ -60,7 +61,8 @@ def assert_valid_run(run: Path, epochs: int, status: str = "completed") -> dict[
     assert set(info["data"]) >= {"path", "files", "fingerprint", "counts"}
     assert (run / "spec.cnn").read_text() == info["spec"]
     assert json.loads((run / "class_names.json").read_text()) == info["class_names"]
-    assert json.loads((run / "state.json").read_text()) == {"epoch": epochs}
+    assert info["schema_version"] == 1  # every record of the run is of the current schema
+    assert json.loads((run / "state.json").read_text()) == {"schema_version": 1, "epoch": epochs}
     rows = _history(run)
     assert [int(r["epoch"]) for r in rows] == list(range(1, epochs + 1))
     metrics = json.loads((run / "metrics.json").read_text())

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,7 +20,12 @@ from rich.console import Console
 from cnnspec.network.shapes import Shape, parse_shape
 from cnnspec.network.sources import read_text
 
+if TYPE_CHECKING:
+    from cnnspec.errors import UserError
+    from cnnspec.notation.ir import SpecFile
+
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
 
 
 def console(stderr: bool = False) -> Console:
@@ -35,6 +41,47 @@ def fail(message: str, code: int = EXIT_USAGE, hint: str | None = None) -> NoRet
     if hint:
         err.print(f"  [cyan]hint:[/] {hint}", markup=True, highlight=False)
     raise typer.Exit(code)
+
+
+def show_error(err: UserError) -> None:
+    """Print a :class:`~cnnspec.errors.UserError` (message and hint) to stderr."""
+    from cnnspec.display.terminal import user_error
+
+    console(stderr=True).print(user_error(err), highlight=False)
+
+
+def run_or_exit(job: Callable[[], T]) -> T:
+    """Run ``job``; the one place where the errors of the library become exit codes.
+
+    A :class:`~cnnspec.errors.UserError` (a bad folder, a damaged run, a model that cannot
+    be used) prints its message and hint and exits with its ``exit_code`` (1); a
+    :class:`~cnnspec.errors.SpecError` prints every diagnostic and exits 1; an output that
+    cannot be written (:class:`~cnnspec.atomic.WriteError`) exits 2.  Never a traceback.
+    """
+    from cnnspec.atomic import WriteError
+    from cnnspec.errors import SpecError, UserError, render_all
+
+    try:
+        return job()
+    except UserError as exc:
+        show_error(exc)
+        raise typer.Exit(exc.exit_code) from None
+    except SpecError as exc:
+        typer.echo(render_all(exc.diagnostics, exc.source), err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except WriteError as exc:  # an output that became unwritable after the check before the work
+        from rich.markup import escape
+
+        fail(escape(str(exc)))
+
+
+def parse_or_exit(text: str, origin: str, expand: bool) -> SpecFile:
+    """Every spec of ``text`` (variants in braces expanded when ``expand``), or every
+    parse error printed and exit 1."""
+    from cnnspec.notation.parser import parse_file
+    from cnnspec.notation.variants import expand_file
+
+    return run_or_exit(lambda: expand_file(text, origin) if expand else parse_file(text, origin))
 
 
 def writable(path: str | Path) -> Path:

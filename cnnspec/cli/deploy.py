@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cnnspec.cli.common import EXIT_INVALID, console, fail, writable
+from cnnspec.cli.common import EXIT_INVALID, console, fail, run_or_exit, writable
 
 
 def _note(message: str) -> None:
@@ -47,10 +47,7 @@ def export(
 ) -> None:
     """Export a trained model to ONNX, with its spec in the metadata, checked against Keras."""
     _quiet_tensorflow()
-    from rich.markup import escape
-
-    from cnnspec.atomic import WriteError
-    from cnnspec.deploy.export import OPSETS, ExportError
+    from cnnspec.deploy.export import OPSETS
     from cnnspec.deploy.export import export as do_export
 
     if opset not in OPSETS:
@@ -62,12 +59,7 @@ def export(
     if target.suffix.lower() != ".onnx":
         fail(f"--output {target}: the file name must end in .onnx")
     writable(target)
-    try:
-        report = do_export(src, target, opset=opset, tolerance=tolerance, strict=not allow_mismatch)
-    except ExportError as exc:
-        fail(str(exc), EXIT_INVALID, exc.hint)
-    except WriteError as exc:  # the folder changed since the check above
-        fail(escape(str(exc)))
+    report = run_or_exit(lambda: do_export(src, target, opset=opset, tolerance=tolerance, strict=not allow_mismatch))
     out = console()
     for note in report.notes:
         _note(note)
@@ -97,7 +89,6 @@ def predict(
     """Top-k classes of each image, with probabilities."""
     from cnnspec.deploy.predict import image_files, open_model
     from cnnspec.deploy.predict import predict as do_predict
-    from cnnspec.errors import UserError
 
     if not Path(model).exists():
         fail(f"no such model: {model}")
@@ -106,12 +97,8 @@ def predict(
         fail(f"no such image{'s' * (len(missing) > 1)}: {', '.join(missing)}")
     if not Path(model).suffix.lower() == ".onnx":
         _quiet_tensorflow()
-    try:
-        files, notes = image_files(images)
-        m = open_model(model)
-        results = do_predict(m, files, top_k)
-    except UserError as exc:  # PredictError, or ExportError from loading a .keras
-        fail(str(exc), EXIT_INVALID, exc.hint)
+    files, notes = run_or_exit(lambda: image_files(images))
+    results = run_or_exit(lambda: do_predict(open_model(model), files, top_k))  # PredictError, or ExportError
     for note in notes:
         _note(note)
     if as_json:
@@ -137,7 +124,7 @@ def from_keras_command(
 ) -> None:
     """Print the spec of a Keras model, or name the first layer the notation cannot express."""
     _quiet_tensorflow()
-    from cnnspec.deploy.loading import ExportError, load_keras
+    from cnnspec.deploy.loading import load_keras
     from cnnspec.model.from_keras import NotExpressible, convert
 
     p = Path(model)
@@ -150,10 +137,9 @@ def from_keras_command(
     elif p.suffix.lower() not in (".keras", ".h5"):
         hint = f"cnnspec check {p} shows the spec of an exported model" if p.suffix.lower() == ".onnx" else None
         fail(f"{p} is not a .keras file: from-keras reads .keras files or run directories", EXIT_INVALID, hint)
+    keras_model = run_or_exit(lambda: load_keras(p))
     try:
-        conv = convert(load_keras(p))
-    except ExportError as exc:
-        fail(str(exc), EXIT_INVALID)
+        conv = convert(keras_model)
     except NotExpressible as exc:
         fail(f"{p} cannot be written in the notation: {exc}", EXIT_INVALID, exc.hint)
     for note in conv.notes:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from cnnspec.cli.common import EXIT_INVALID, console, fail, writable
+from cnnspec.cli.common import console, fail, run_or_exit, writable
 
 if TYPE_CHECKING:
     from cnnspec.run.evaluate import Evaluation
@@ -44,10 +45,8 @@ def evaluate(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     from rich.markup import escape
 
-    from cnnspec.atomic import WriteError
-    from cnnspec.run.data import DataError
-    from cnnspec.run.evaluate import CONFUSION_PNG, EVALUATION_JSON, RunDirError
     from cnnspec.run.evaluate import evaluate as evaluate_run
+    from cnnspec.run.rundir import CONFUSION_PNG, EVALUATION_JSON
 
     if data is None:
         fail("give the test folder with --data DIR")
@@ -62,19 +61,31 @@ def evaluate(
         png = Path(out) if out is not None else Path(run_dir) / CONFUSION_PNG
         writable(png)
         writable(png.with_suffix(".json") if out is not None else Path(run_dir) / EVALUATION_JSON)
-    try:
-        ev = evaluate_run(run_dir, data, batch_size=batch_size, skip_bad=skip_bad, save=not no_save, out_png=out)
-    except (DataError, RunDirError) as exc:
-        fail(exc.message, EXIT_INVALID, exc.hint)
-    except WriteError as exc:  # the folder changed since the check above
-        fail(escape(str(exc)))
-    except Exception as exc:  # a model that will not load or run: no traceback for the user
-        console(stderr=True).print(f"[bold red]error:[/] evaluation failed: {type(exc).__name__}: {exc}", markup=True)
-        raise typer.Exit(EXIT_INVALID) from None
+    ev = run_or_exit(
+        _as_evaluation_error(
+            lambda: evaluate_run(run_dir, data, batch_size=batch_size, skip_bad=skip_bad, save=not no_save, out_png=out)
+        )
+    )
     if as_json:
         typer.echo(json.dumps(ev.to_dict(), indent=2, ensure_ascii=False))
     else:
         show(ev)
+
+
+def _as_evaluation_error(job: Callable[[], Evaluation]) -> Callable[[], Evaluation]:
+    """A model that will not load or run, as one line (no traceback for the user)."""
+    from cnnspec.atomic import WriteError
+    from cnnspec.errors import UserError
+
+    def run() -> Evaluation:
+        try:
+            return job()
+        except (UserError, WriteError):  # refusals, and an output that became unwritable
+            raise
+        except Exception as exc:
+            raise UserError(f"evaluation failed: {type(exc).__name__}: {exc}", code="evaluate") from exc
+
+    return run
 
 
 def show(ev: Evaluation) -> None:

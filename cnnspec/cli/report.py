@@ -5,15 +5,15 @@ Nothing heavy is imported at module level.
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cnnspec.cli.common import (
-    EXIT_INVALID,
-    console,
-    fail,
-)
+from cnnspec.cli.common import console, fail, run_or_exit
+
+if TYPE_CHECKING:
+    from cnnspec.report.table import Report
 
 
 def report(
@@ -40,25 +40,24 @@ def report(
     """
     from rich.markup import escape
 
-    from cnnspec.atomic import WriteError
-    from cnnspec.report.table import NoUsableRunError, ReportError
+    from cnnspec.report.table import NoUsableRunError
     from cnnspec.report.writers import write_report
 
     if not out.lower().endswith((".md", ".html", ".htm")):
         fail(f"--out {escape(out)}: write the report as .md or .html")
     err = console(stderr=True)
-    try:
-        rep, written = write_report(
-            paths, out, margin=margin, window=window, unstable=unstable, plots=plots, pictures=pictures
-        )
-    except NoUsableRunError as exc:
-        for problem in exc.problems:
-            err.print(f"warning: {problem}", markup=False)
-        fail(escape(str(exc)), EXIT_INVALID)
-    except ReportError as exc:
-        fail(escape(str(exc)))
-    except WriteError as exc:  # a bad --out: checked before any run is read
-        fail(escape(str(exc)))
+
+    def job() -> tuple[Report, list[Path]]:
+        try:
+            return write_report(
+                paths, out, margin=margin, window=window, unstable=unstable, plots=plots, pictures=pictures
+            )
+        except NoUsableRunError as exc:
+            for problem in exc.problems:
+                err.print(f"warning: {problem}", markup=False)
+            raise
+
+    rep, written = run_or_exit(job)
     for problem in rep.problems:
         err.print(f"warning: {problem}", markup=False)
     n = len(rep.rows)

@@ -21,6 +21,7 @@ from cnnspec.cli.common import (
     SpecOpt,
     console,
     fail,
+    parse_or_exit,
     read_source,
     shape_option,
 )
@@ -78,21 +79,15 @@ def fmt(
     expand: Annotated[bool, typer.Option("--expand", help="Expand variants in braces: one named spec each.")] = False,
 ) -> None:
     """Print the canonical form of a spec or file (implied pools spelled out)."""
-    from cnnspec.errors import SpecError, render_all
     from cnnspec.notation.formatter import format_file, format_source
-    from cnnspec.notation.parser import parse_file
-    from cnnspec.notation.variants import expand_file, has_variants
+    from cnnspec.notation.variants import has_variants
 
     if write and path in (None, "-"):
         fail("--write needs a file PATH")  # before reading: stdin would be consumed for nothing
     text, origin = read_source(path, spec)
     if has_variants(text) and not expand:
         fail(f"{origin} holds variants in braces", EXIT_INVALID, "print them with: cnnspec fmt --expand")
-    try:
-        parsed = expand_file(text, origin) if expand else parse_file(text, origin)
-    except SpecError as exc:
-        typer.echo(render_all(exc.diagnostics, text), err=True)
-        raise typer.Exit(EXIT_INVALID) from None
+    parsed = parse_or_exit(text, origin, expand=expand)
     # Expanded variants are new specs; otherwise keep the file's comments.
     canonical = format_file(parsed) if expand else format_source(text, parsed)
     if check_only:

@@ -6,7 +6,7 @@ Nothing heavy is imported at module level.
 from __future__ import annotations
 
 import os
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -31,7 +31,11 @@ from cnnspec.cli.common import (
     console,
     fail,
     read_source,
+    run_or_exit,
 )
+
+if TYPE_CHECKING:
+    from cnnspec.run.sweep import SweepResult
 
 
 def sweep(
@@ -63,10 +67,8 @@ def sweep(
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from cnnspec.cli.common import train_options
-    from cnnspec.run.data import DataError
     from cnnspec.run.sweep import NoValidSpecError
     from cnnspec.run.sweep import sweep as run_sweep
-    from cnnspec.run.train import TrainError
 
     text, origin = read_source(path, spec)
     if data is None:
@@ -77,17 +79,17 @@ def sweep(
         skip_bad=skip_bad,
     )  # fmt: skip
     progress = "json" if as_json else "quiet" if quiet else "rich"
-    try:
-        result = run_sweep(text, data, options, out, origin=origin, progress=progress)
-    except NoValidSpecError as exc:
-        err = console(stderr=True)
-        for e in exc.entries:  # errors reach stderr in every mode, as when a sweep skips them
-            err.print(f"skipped {e.name}: invalid spec\n{e.errors}", markup=False, highlight=False)
-        from rich.markup import escape
 
-        fail(escape(exc.message), EXIT_INVALID, exc.hint)
-    except (DataError, TrainError) as exc:
-        fail(exc.message, EXIT_INVALID, exc.hint)
+    def job() -> SweepResult:
+        try:
+            return run_sweep(text, data, options, out, origin=origin, progress=progress)
+        except NoValidSpecError as exc:
+            err = console(stderr=True)
+            for e in exc.entries:  # errors reach stderr in every mode, as when a sweep skips them
+                err.print(f"skipped {e.name}: invalid spec\n{e.errors}", markup=False, highlight=False)
+            raise
+
+    result = run_or_exit(job)
     if progress == "rich":
         err = console(stderr=True)
         n_done = result.count("completed") + result.count("finished")

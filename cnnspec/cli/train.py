@@ -8,12 +8,12 @@ this module too and must stay instant.
 from __future__ import annotations
 
 import os
-from typing import Annotated, Optional
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from cnnspec.cli.common import (
-    EXIT_INVALID,
     BatchSizeOpt,
     DataOpt,
     DistributeOpt,
@@ -31,9 +31,17 @@ from cnnspec.cli.common import (
     ValSplitOpt,
     console,
     fail,
+    parse_or_exit,
     read_source,
+    run_or_exit,
     train_options,
 )
+
+if TYPE_CHECKING:
+    from cnnspec.run.options import RunResult
+    from cnnspec.run.progress import ProgressMode
+
+Job = Callable[[], "RunResult"]
 
 
 def _names(names: list[str], most: int = 12) -> str:
@@ -45,16 +53,10 @@ def _pick_spec(text: str, origin: str, name: Optional[str]) -> object:
     """The one spec to train: the only one, or ``--name``'s.  Alternatives in
     braces are expanded first, so ``--name m-4`` picks one variant of
     ``m = C: {4,8}`` (see :mod:`cnnspec.notation.variants`)."""
-    from cnnspec.errors import SpecError, render_all
-    from cnnspec.notation.parser import parse_file
-    from cnnspec.notation.variants import expand_file, has_variants
+    from cnnspec.notation.variants import has_variants
 
     variants = has_variants(text)
-    try:
-        parsed = expand_file(text, origin) if variants else parse_file(text, origin)
-    except SpecError as exc:
-        typer.echo(render_all(exc.diagnostics, text), err=True)
-        raise typer.Exit(EXIT_INVALID) from None
+    parsed = parse_or_exit(text, origin, expand=variants)
     names = [s.name for s in parsed.specs if s.name]
     if name is not None:
         if name not in names:
@@ -69,6 +71,50 @@ def _pick_spec(text: str, origin: str, name: Optional[str]) -> object:
             )
         fail(f"{origin} holds {len(parsed.specs)} specs: say which with --name", hint=f"one of: {_names(names)}")
     return parsed.specs[0]
+
+
+def _resume_job(run_dir: str, epochs: Optional[int], given: Mapping[str, object], progress: ProgressMode) -> Job:
+    """``--resume DIR``: the run's own spec, data and settings; only ``--epochs`` may change."""
+    clash = [flag for flag, value in given.items() if value is not None]
+    if clash:
+        fail(f"--resume keeps the run's settings; only --epochs may change, not {', '.join(clash)}")
+    if epochs is not None and epochs < 1:
+        fail("--epochs: must be at least 1")
+    from cnnspec.run.train import resume
+
+    return lambda: resume(run_dir, epochs=epochs, progress=progress)
+
+
+def _train_job(
+    path: Optional[str], spec: Optional[str], data: Optional[str], name: Optional[str], progress: ProgressMode,
+    **options: object,
+) -> Job:  # fmt: skip
+    """A fresh run: the one spec of the source (or ``--name``'s) on ``--data``."""
+    text, origin = read_source(path, spec)
+    chosen = _pick_spec(text, origin, name)
+    if data is None:
+        fail("give the image folder with --data DIR")
+    checked_options = train_options(**options)
+    from cnnspec.run.train import train
+
+    return lambda: train(chosen, data, checked_options, progress=progress)  # type: ignore[arg-type]
+
+
+def _as_train_error(job: Job) -> Job:
+    """A failure that is no refusal (Keras, TensorFlow, the disk) as one line: ``run.json``
+    says ``failed``, and the user sees no traceback."""
+    from cnnspec.errors import SpecError, UserError
+    from cnnspec.run.train import TrainError
+
+    def run() -> RunResult:
+        try:
+            return job()
+        except (UserError, SpecError):
+            raise
+        except Exception as exc:
+            raise TrainError(f"training failed: {type(exc).__name__}: {exc}") from exc
+
+    return run
 
 
 def train(
@@ -99,11 +145,6 @@ def train(
 ) -> None:
     """Train a spec on an image folder; write a run directory (model, history, curves, metrics)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
-    from cnnspec.errors import SpecError, render_all
-    from cnnspec.run.data import DataError
-    from cnnspec.run.progress import ProgressMode
-    from cnnspec.run.train import TrainError, TrainOptions
-
     progress: ProgressMode = "json" if as_json else "quiet" if quiet else "rich"
     if resume is not None:
         if path is not None or spec is not None or data is not None:
@@ -114,38 +155,15 @@ def train(
             "--distribute": distribute, "--out": out,
             "--mixed-precision": mixed_precision or None, "--skip-bad": skip_bad or None,
         }  # fmt: skip
-        clash = [flag for flag, value in given.items() if value is not None]
-        if clash:
-            fail(f"--resume keeps the run's settings; only --epochs may change, not {', '.join(clash)}")
-        if epochs is not None and epochs < 1:
-            fail("--epochs: must be at least 1")
-        from cnnspec.run.train import resume as resume_run
-
-        job = lambda: resume_run(resume, epochs=epochs, progress=progress)  # noqa: E731
+        job = _resume_job(resume, epochs, given, progress)
     else:
-        text, origin = read_source(path, spec)
-        chosen = _pick_spec(text, origin, name)
-        if data is None:
-            fail("give the image folder with --data DIR")
-        options = train_options(
+        job = _train_job(
+            path, spec, data, name, progress,
             epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed, val_split=val_split,
             val_dir=val, patience=patience, mixed_precision=mixed_precision, jit=jit, distribute=distribute,
             skip_bad=skip_bad, out=out,
         )  # fmt: skip
-        assert isinstance(options, TrainOptions)
-        from cnnspec.run.train import train as train_run
-
-        job = lambda: train_run(chosen, data, options, progress=progress)  # type: ignore[arg-type]  # noqa: E731
-    try:
-        result = job()
-    except (DataError, TrainError) as exc:
-        fail(exc.message, EXIT_INVALID, exc.hint)
-    except SpecError as exc:
-        typer.echo(render_all(exc.diagnostics, exc.source), err=True)
-        raise typer.Exit(EXIT_INVALID) from None
-    except Exception as exc:  # a failed run: run.json says "failed"; no traceback for the user
-        console(stderr=True).print(f"[bold red]error:[/] training failed: {type(exc).__name__}: {exc}", markup=True)
-        raise typer.Exit(EXIT_INVALID) from None
+    result = run_or_exit(_as_train_error(job))
     if result.status == "interrupted":
         if progress != "quiet":
             console(stderr=True).print(

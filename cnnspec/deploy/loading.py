@@ -6,7 +6,6 @@ neither imports the other.  Keras is imported inside the functions.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,23 +73,28 @@ def load_source(path: str | Path) -> Source:
 
 
 def _load_run(run_dir: Path, model_path: Path | None = None) -> Source:
-    meta_path = run_dir / "run.json"
-    model_path = model_path or run_dir / "model.keras"
+    from cnnspec.run.rundir import MODEL_KERAS, RUN_JSON, RunDirError, read_run
+
+    meta_path = run_dir / RUN_JSON
+    model_path = model_path or run_dir / MODEL_KERAS
     if not meta_path.is_file():
         raise ExportError(f"{run_dir} is not a cnnspec run directory (no run.json)")
     if not model_path.is_file():
         raise ExportError(f"{run_dir} has no model.keras (was the run stopped before its first epoch?)")
     try:
-        run = json.loads(meta_path.read_text(encoding="utf-8"))
-        spec_text = run.get("canonical") or run["spec"]
-        class_names = [str(n) for n in run["class_names"]]
-        shape = tuple(int(v) for v in run["input_shape"])
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ExportError(f"{meta_path}: not a cnnspec run.json ({type(exc).__name__}: {exc})") from None
+        run = read_run(run_dir)
+        run.require(run_dir, "class_names", "input_shape")
+        spec_text = run.canonical or run.spec
+        if spec_text is None:
+            run.require(run_dir, "spec")
+    except RunDirError as exc:  # worded for export, which reads runs as one source of models
+        raise ExportError(f"{meta_path}: not a cnnspec run.json ({exc.reason})") from None
+    assert spec_text is not None and run.class_names is not None and run.input_shape is not None
+    class_names = [str(n) for n in run.class_names]
+    shape = tuple(int(v) for v in run.input_shape)
     model = load_keras(model_path)
     canonical = _complete(spec_text, model)
-    data = run.get("data") or {}
-    data_path = Path(data["path"]) if isinstance(data, dict) and data.get("path") else None
+    data_path = Path(run.data.path) if run.data is not None and run.data.path else None
     if data_path is not None and not data_path.is_absolute():
         data_path = (run_dir / data_path) if (run_dir / data_path).is_dir() else data_path
     source = Source(
@@ -101,7 +105,7 @@ def _load_run(run_dir: Path, model_path: Path | None = None) -> Source:
         head_activation=_head_activation(canonical),
         data_path=data_path,
         run_dir=run_dir,
-        run_status=run.get("status") if isinstance(run.get("status"), str) else None,
+        run_status=run.status,
     )
     if source.input_shape != input_shape(model):
         raise ExportError(f"{meta_path} says input {list(shape)} but the model takes {list(input_shape(model))}")

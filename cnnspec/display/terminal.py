@@ -9,7 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from cnnspec.errors import Diagnostic, source_line
+from cnnspec.errors import Diagnostic, UserError, source_line
 from cnnspec.network.checker import CheckedSpec
 from cnnspec.network.shapes import human, human_bytes, shape_text
 from cnnspec.network.sources import SpecResult
@@ -100,3 +100,15 @@ def result(res: SpecResult) -> RenderableType:
         status.append(f"{label}invalid: {n} error{'s' * (n != 1)}", style="bold red")
     parts.append(status)
     return Group(*parts)
+
+
+def user_error(err: UserError) -> Text:
+    """A :class:`~cnnspec.errors.UserError` for the terminal: the plain rendering
+    (:func:`cnnspec.errors.render_user_error`) with its colours.  Built as :class:`Text`,
+    so brackets in a path or a message are never read as markup."""
+    text = Text.assemble(("error:", "bold red"), " ", err.message)
+    if err.hint:
+        text.append("\n  ")
+        text.append("hint:", style="cyan")
+        text.append(f" {err.hint}")
+    return text

@@ -24,7 +24,7 @@ Definitions (also printed under every table):
   equal) parameters and higher (or equal) best validation accuracy.
 
 A damaged run (a ``run.json`` or ``metrics.json`` that is not a JSON
-object, a ``history.csv`` that is not UTF-8 CSV with numbers) is left out
+object of the right types, a ``history.csv`` that is not UTF-8 CSV with numbers) is left out
 with a :class:`Problem` that names the file; the report fails only when no
 run is usable (:class:`NoUsableRunError`).
 
@@ -34,13 +34,22 @@ pictures and :mod:`cnnspec.report.writers` writes the Markdown or HTML page.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from cnnspec.errors import UserError
+from cnnspec.run.rundir import (
+    HISTORY_CSV,
+    RUN_JSON,
+    Metrics,
+    RunDirError,
+    read_history,
+    read_json_object,
+    read_metrics,
+    read_run,
+)
 
 if TYPE_CHECKING:
     from cnnspec.network.checker import CheckedSpec
@@ -51,17 +60,11 @@ WINDOW = 5
 UNSTABLE = 0.05
 
 
-class ReportError(ValueError):
-    """A path that is neither a run directory nor a folder of them."""
+class ReportError(UserError):
+    """A path that is neither a run directory nor a folder of them (a usage error: exit 2)."""
 
-
-class RunFileError(ReportError):
-    """A run's file that cannot be read: not UTF-8, not JSON, not numbers where numbers belong."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
+    code = "report"
+    exit_code = 2
 
 
 @dataclass
@@ -81,6 +84,8 @@ class NoUsableRunError(ReportError):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__(f"no usable run: {len(problems)} damaged file(s), every run left out")
         self.problems = problems
+
+    exit_code = 1  # the paths were runs: the job, not the command line, failed
 
 
 @dataclass
@@ -148,74 +153,6 @@ class Report:
 # Reading runs
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RunFileError(path, f"not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise RunFileError(path, f"cannot be read ({exc.strerror or exc})") from None
-
-
-def _load_object(path: Path) -> dict[str, Any]:
-    """A JSON object from a run's file; :class:`RunFileError` for anything else."""
-    try:
-        doc = json.loads(_read_text(path))
-    except json.JSONDecodeError as exc:
-        raise RunFileError(path, f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
-    if not isinstance(doc, dict):
-        raise RunFileError(path, f"holds a JSON {type(doc).__name__}, not an object")
-    return doc
-
-
-def _number(doc: dict[str, Any], key: str, path: Path, where: str = "", integer: bool = False) -> Any:
-    """``doc[key]`` when it is a number (or missing: ``None``); else :class:`RunFileError`."""
-    v = doc.get(key)
-    ok = v is None or (isinstance(v, int) if integer else isinstance(v, (int, float)))
-    if not ok or isinstance(v, bool):
-        kind = "a whole number" if integer else "a number"
-        raise RunFileError(path, f"{where}{key} is {json.dumps(v)}, not {kind}")
-    return v
-
-
-def _section(doc: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
-    v = doc.get(key)
-    if v is None:
-        return {}
-    if not isinstance(v, dict):
-        raise RunFileError(path, f"{key} is {json.dumps(v)}, not an object")
-    return v
-
-
-def _read_history(path: Path) -> list[dict[str, Any]]:
-    """``history.csv`` as rows of numbers (``None`` for an empty cell); ``[]`` when there is none."""
-    if not path.exists():
-        return []
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
-    rows = []
-    try:
-        if reader.fieldnames and "epoch" not in reader.fieldnames:
-            raise RunFileError(path, f"no epoch column (columns: {', '.join(reader.fieldnames)})")
-        for raw in reader:
-            at = f"line {reader.line_num}: "
-            if None in raw:
-                raise RunFileError(path, at + f"more values than the {len(reader.fieldnames or [])} columns")
-            row: dict[str, Any] = {}
-            for k, v in raw.items():
-                try:
-                    if k == "epoch":
-                        row[k] = int(v or "")
-                    else:
-                        row[k] = float(v) if v not in ("", None) else None
-                except ValueError:
-                    kind = "a whole number" if k == "epoch" else "a number"
-                    raise RunFileError(path, at + f"{k} {v!r} is not {kind}") from None
-            rows.append(row)
-    except csv.Error as exc:
-        raise RunFileError(path, f"line {reader.line_num}: not CSV ({exc})") from None
-    return rows
-
-
 def find_runs(paths: Sequence[str | Path]) -> tuple[list[Path], list[Skipped], list[Problem]]:
     """Run directories (a folder with ``run.json``) given directly or as the
     subfolders of a sweep folder, in the sweep's order (else by name); the
@@ -224,7 +161,7 @@ def find_runs(paths: Sequence[str | Path]) -> tuple[list[Path], list[Skipped], l
     skipped: list[Skipped] = []
     problems: list[Problem] = []
     for p in map(Path, paths):
-        if (p / "run.json").is_file():
+        if (p / RUN_JSON).is_file():
             runs.append(p)
             continue
         if not p.is_dir():
@@ -233,15 +170,15 @@ def find_runs(paths: Sequence[str | Path]) -> tuple[list[Path], list[Skipped], l
         ignored = "; runs in name order, invalid specs not listed"
         if (p / "sweep.json").exists():
             try:
-                sweep = _load_object(p / "sweep.json")
-            except RunFileError as exc:
-                problems.append(Problem(exc.path, exc.reason + ignored))
+                sweep = read_json_object(p / "sweep.json")
+            except RunDirError as exc:
+                problems.append(Problem(exc.path or p / "sweep.json", exc.reason + ignored))
         if not isinstance(sweep.get("specs", []), list):
             problems.append(Problem(p / "sweep.json", "specs is not a list" + ignored))
             sweep = {}
         order = {s.get("name"): i for i, s in enumerate(sweep.get("specs", [])) if isinstance(s, dict)}
         found = sorted(
-            (d for d in p.iterdir() if (d / "run.json").is_file()), key=lambda d: (order.get(d.name, 1e9), d.name)
+            (d for d in p.iterdir() if (d / RUN_JSON).is_file()), key=lambda d: (order.get(d.name, 1e9), d.name)
         )
         if not found:  # an empty folder and a sweep that trained nothing alike: nothing to report
             raise ReportError(f"{p} holds no run directory (no run.json in it or its subfolders)")
@@ -268,39 +205,32 @@ def _check_network(source: str, input_shape: Any, classes: int | None) -> Checke
 def load_run(run_dir: str | Path, window: int = WINDOW) -> Row:
     """One run directory -> a :class:`Row` (marks unset).
 
-    Raises :class:`RunFileError`, naming the file, for a damaged ``run.json``,
-    ``metrics.json`` or ``history.csv``; missing metrics or history only
-    leave their cells empty (a run that has not finished an epoch).
+    Reads ``run.json``, ``metrics.json`` and ``history.csv`` through
+    :mod:`cnnspec.run.rundir`, which raises :class:`~cnnspec.run.rundir.RunDirError`,
+    naming the file, for a damaged one; missing metrics or history only leave their
+    cells empty (a run that has not finished an epoch).
     """
     d = Path(run_dir)
-    run = _load_object(d / "run.json")
-    metrics_path = d / "metrics.json"
-    metrics = _load_object(metrics_path) if metrics_path.exists() else {}
-    history = _read_history(d / "history.csv")
-    name = run.get("name") or d.name
-    spec = run.get("canonical") or (run.get("spec") or "").strip()
-    row = Row(name=str(name), run_dir=d, spec=str(spec), status=str(run.get("status", "unknown")), history=history)
-    row.source = str(run.get("spec") or run.get("canonical") or "")
-    shape, names = run.get("input_shape"), run.get("class_names")
-    if isinstance(shape, list) and all(isinstance(n, int) for n in shape):
-        row.input_shape = tuple(shape)
-    row.classes = len(names) if isinstance(names, list) else None
-    row.params = _number(metrics, "total_params", metrics_path, integer=True)
-    row.macs = _number(metrics, "macs", metrics_path, integer=True)
+    run = read_run(d)
+    metrics = read_metrics(d) or Metrics()
+    history = read_history(d / HISTORY_CSV)
+    name = run.name or d.name
+    spec = run.canonical or (run.spec or "").strip()
+    row = Row(name=str(name), run_dir=d, spec=str(spec), status=str(run.status or "unknown"), history=history)
+    row.source = str(run.spec or run.canonical or "")
+    row.input_shape = tuple(run.input_shape) if run.input_shape is not None else None
+    row.classes = len(run.class_names) if run.class_names is not None else None
+    row.params, row.macs = metrics.total_params, metrics.macs
     if row.params is None and row.source:
         checked = _check_network(row.source, row.input_shape, row.classes)
         if checked is not None:
             row.params, row.macs = checked.total_params, checked.macs
-    best = _section(metrics, "best", metrics_path)
-    final = _section(metrics, "final", metrics_path)
-    epochs = _number(metrics, "epochs_completed", metrics_path, integer=True)
-    row.epochs = len(history) if epochs is None else epochs
-    row.best_train_accuracy = _number(best, "train_accuracy", metrics_path, "best.")
-    row.best_train_epoch = _number(best, "train_accuracy_epoch", metrics_path, "best.", integer=True)
-    row.best_val_accuracy = _number(best, "val_accuracy", metrics_path, "best.")
-    row.best_val_epoch = _number(best, "val_accuracy_epoch", metrics_path, "best.", integer=True)
-    row.final_val_accuracy = _number(final, "val_accuracy", metrics_path, "final.")
-    row.seconds_per_epoch = _number(metrics, "seconds_per_epoch", metrics_path)
+    best, final = metrics.best, metrics.final
+    row.epochs = len(history) if metrics.epochs_completed is None else metrics.epochs_completed
+    row.best_train_accuracy, row.best_train_epoch = best.train_accuracy, best.train_accuracy_epoch
+    row.best_val_accuracy, row.best_val_epoch = best.val_accuracy, best.val_accuracy_epoch
+    row.final_val_accuracy = final.val_accuracy
+    row.seconds_per_epoch = metrics.seconds_per_epoch
     vals = [r["val_accuracy"] for r in history if r.get("val_accuracy") is not None][-window:]
     if len(vals) >= 2:
         row.spread = max(vals) - min(vals)
@@ -336,8 +266,8 @@ def build_report(
     for d in run_dirs:
         try:
             rows.append(load_run(d, window))
-        except RunFileError as exc:  # one damaged run does not end a report of thirty
-            problems.append(Problem(exc.path, exc.reason + "; the run is left out"))
+        except RunDirError as exc:  # one damaged run does not end a report of thirty
+            problems.append(Problem(exc.path or d, exc.reason + "; the run is left out"))
     scored = [r for r in rows if r.scored]
     if scored:
         best = max(scored, key=lambda r: (r.best_val_accuracy, -r.params))  # type: ignore[operator]

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import BaseModel, ConfigDict
 
+from cnnspec.errors import UserError
 from cnnspec.run.images import ALPHA_MODES, COLOR_MODES, GRAY_MODES, IMAGE_EXTENSIONS, probe
 
 if TYPE_CHECKING:
@@ -51,13 +52,10 @@ def epoch_seed(seed: int, epoch: Any) -> Any:
     return seed * EPOCH_STRIDE + epoch
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A data folder that cannot be trained on: a message and a hint."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        self.message = message
-        self.hint = hint
-        super().__init__(message + (f"\nhint: {hint}" if hint else ""))
+    code = "data"
 
 
 class BadFile(BaseModel):

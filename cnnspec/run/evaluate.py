@@ -25,10 +25,16 @@ from pydantic import BaseModel, ConfigDict
 
 from cnnspec import atomic
 from cnnspec.run.data import DataError, DataPlan, FolderScan, scan
+from cnnspec.run.rundir import (
+    CONFUSION_PNG,
+    EVALUATION_JSON,
+    MODEL_KERAS,
+    RunDirError,
+    RunRecord,
+    read_metrics,
+)
+from cnnspec.run.rundir import read_run as read_record
 
-#: The files :func:`evaluate` writes into the run directory by default.
-EVALUATION_JSON = "evaluation.json"
-CONFUSION_PNG = "confusion.png"
 #: Beyond this many classes the picture shows colours only, no counts.
 ANNOTATE_MAX = 30
 
@@ -84,15 +90,6 @@ class Evaluation(Scores):
         return {"cnnspec_version": __version__, **self.model_dump(mode="json")}
 
 
-class RunDirError(ValueError):
-    """A run directory that cannot be evaluated: a message and a hint."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        self.message = message
-        self.hint = hint
-        super().__init__(message + (f"\nhint: {hint}" if hint else ""))
-
-
 # --- the arithmetic -----------------------------------------------------------------
 
 
@@ -137,29 +134,20 @@ def scores(y_true: Sequence[int], y_pred: Sequence[int], class_names: Sequence[s
 # --- the run and the test folder ---------------------------------------------------
 
 
-def read_run(run_dir: str | Path) -> dict[str, Any]:
+def read_run(run_dir: str | Path) -> RunRecord:
     """``run.json`` of a run directory that has a model; :class:`RunDirError` if not."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunDirError(f"no such run directory: {run_dir}", "give a folder that cnnspec train wrote")
-    try:
-        run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        _ = run["class_names"], run["input_shape"]  # the keys evaluation needs
-    except FileNotFoundError:
+    run = read_record(run_dir)
+    run.require(run_dir, "class_names", "input_shape")  # what evaluation needs
+    if not (run_dir / MODEL_KERAS).is_file():
         raise RunDirError(
-            f"{run_dir} is not a run directory (no run.json)", "give a folder that cnnspec train wrote"
-        ) from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise RunDirError(f"{run_dir}/run.json cannot be read: {type(exc).__name__}: {exc}") from None
-    if not (run_dir / "model.keras").is_file():
-        raise RunDirError(
-            f"{run_dir} has no model.keras yet: no epoch of the run has completed",
+            f"{run_dir} has no {MODEL_KERAS} yet: no epoch of the run has completed",
             f"train it further with cnnspec train --resume {run_dir}",
         )
     return run
 
 
-def unfinished_note(run: dict[str, Any], run_dir: str | Path, doing: str = "scoring") -> str | None:
+def unfinished_note(run: RunRecord | dict[str, Any], run_dir: str | Path, doing: str = "scoring") -> str | None:
     """A note when the run has not completed (``None`` when it has): its
     ``model.keras`` is then only the best epoch so far, named from
     ``metrics.json`` when that says which.
@@ -169,13 +157,13 @@ def unfinished_note(run: dict[str, Any], run_dir: str | Path, doing: str = "scor
     >>> unfinished_note({"status": "completed"}, "no-such-run") is None
     True
     """
-    status = run.get("status")
+    status = run.status if isinstance(run, RunRecord) else run.get("status")
     if status is None or status == "completed":
         return None
     try:
-        metrics = json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
-        epoch = metrics["best"]["val_accuracy_epoch"]
-    except (OSError, ValueError, KeyError, TypeError):
+        metrics = read_metrics(run_dir)
+        epoch = metrics.best.val_accuracy_epoch if metrics is not None else None
+    except RunDirError:
         epoch = None
     at = f" (epoch {epoch})" if isinstance(epoch, int) and not isinstance(epoch, bool) else ""
     if status == "running":
@@ -183,10 +171,10 @@ def unfinished_note(run: dict[str, Any], run_dir: str | Path, doing: str = "scor
     return f"run {status}: {doing} the best epoch it reached{at}"
 
 
-def _test_plan(test: FolderScan, run: dict[str, Any], skip_bad: bool) -> DataPlan:
+def _test_plan(test: FolderScan, run: RunRecord, skip_bad: bool) -> DataPlan:
     """The test folder as a :class:`DataPlan` with the run's image shape; raise
     :class:`DataError` when its classes are not the run's or files are bad."""
-    expected = list(run["class_names"])
+    expected = list(run.class_names or [])
     if list(test.class_names) != expected:
         missing = [c for c in expected if c not in test.class_names]
         extra = [c for c in test.class_names if c not in expected]
@@ -208,7 +196,7 @@ def _test_plan(test: FolderScan, run: dict[str, Any], skip_bad: bool) -> DataPla
         raise DataError(f"no decodable images left in {', '.join(emptied)} of {test.path}", "add decodable images")
     return DataPlan(
         train=test,
-        image_shape=tuple(run["input_shape"]),
+        image_shape=tuple(run.input_shape or ()),  # type: ignore[arg-type]
         val_split=0.5,  # unused: the whole folder is read, unsplit
         skip_bad=skip_bad,
         n_train=test.good_total,
@@ -243,13 +231,13 @@ def _predict(model: Any, dplan: DataPlan, batch_size: int) -> tuple[list[int], A
     return labels, np.asarray(outputs, dtype="float32")
 
 
-def _classes_of(outputs: Any, run: dict[str, Any]) -> list[int]:
+def _classes_of(outputs: Any, run: RunRecord) -> list[int]:
     """Predicted labels: argmax of a softmax (or logits) head; a single sigmoid
     unit is class 1 above 0.5 (above 0 for logits)."""
     if outputs.ndim == 2 and outputs.shape[1] == 1:
         from cnnspec.notation.parser import parse
 
-        head = parse(run["spec"]).head
+        head = parse(run.spec or run.canonical or "").head
         threshold = 0.0 if head is not None and head.activation == "I" else 0.5
         return [int(v > threshold) for v in outputs[:, 0]]
     return [int(i) for i in outputs.argmax(axis=-1)]
@@ -281,34 +269,34 @@ def evaluate(
     run = read_run(run_dir)
     test = scan(data_dir)
     dplan = _test_plan(test, run, skip_bad)
-    bs = batch_size or int(run.get("settings", {}).get("batch_size") or 32)
+    bs = batch_size or int((run.settings or {}).get("batch_size") or 32)
 
     import keras
 
     t0 = time.perf_counter()
-    model = keras.saving.load_model(run_dir / "model.keras")
+    model = keras.saving.load_model(run_dir / MODEL_KERAS)
     labels, outputs = _predict(model, dplan, bs)
     seconds = time.perf_counter() - t0
-    names = list(run["class_names"])
+    names = list(run.class_names or [])
     if outputs.shape[-1] not in (1, len(names)):
-        raise RunDirError(f"{run_dir}/model.keras has {outputs.shape[-1]} outputs for {len(names)} classes")
+        raise RunDirError(f"{run_dir}/{MODEL_KERAS} has {outputs.shape[-1]} outputs for {len(names)} classes")
     s = scores(labels, _classes_of(outputs, run), names)
     ev = Evaluation(
         **s.model_dump(),
         run_dir=str(run_dir),
-        model=str(run_dir / "model.keras"),
+        model=str(run_dir / MODEL_KERAS),
         data=test.data_record(),
         class_names=names,
         images=len(labels),
         seconds=round(seconds, 3),
-        run_status=run.get("status"),
-        notes=[n for n in (unfinished_note(run, run_dir),) if n] + _notes(test, run["input_shape"]),
+        run_status=run.status,
+        notes=[n for n in (unfinished_note(run, run_dir),) if n] + _notes(test, run.input_shape or []),
     )
     if save:
         png = Path(out_png) if out_png is not None else run_dir / CONFUSION_PNG
         js = png.with_suffix(".json") if out_png is not None else run_dir / EVALUATION_JSON
         ev = ev.model_copy(update={"files": {"json": str(js), "png": str(png)}})
-        plot_confusion(ev.confusion, names, png, title=f"{run.get('name') or run_dir.name}: accuracy {ev.accuracy:.4f}")
+        plot_confusion(ev.confusion, names, png, title=f"{run.name or run_dir.name}: accuracy {ev.accuracy:.4f}")
         payload = {**ev.to_dict(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         atomic.write_text(js, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     return ev

@@ -9,7 +9,6 @@ imported inside the functions that need them.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import signal
@@ -25,9 +24,25 @@ from cnnspec.network.checker import CheckedSpec
 from cnnspec.notation.ir import Spec
 from cnnspec.run.data import DataPlan, open_datasets
 from cnnspec.run.metrics import plot_curves, summarize
-from cnnspec.run.options import SGD_MOMENTUM, RunResult, Status, TrainOptions
+from cnnspec.run.options import SGD_MOMENTUM, RunResult, Status, TrainError, TrainOptions
 from cnnspec.run.progress import COLUMNS, Reporter
-from cnnspec.run.rundir import TrainError, damaged, history_csv, now, write_json
+from cnnspec.run.rundir import (
+    CHECKPOINT_KERAS,
+    CURVES_PNG,
+    METRICS_JSON,
+    MODEL_KERAS,
+    RUN_JSON,
+    STATE_JSON,
+    Metrics,
+    RunDirError,
+    RunRecord,
+    State,
+    damaged,
+    now,
+    read_metrics,
+    write_history,
+    write_record,
+)
 
 
 class Interrupted(Exception):
@@ -44,7 +59,7 @@ class RunRecorder:
     def __init__(
         self,
         run_dir: Path,
-        run: dict[str, Any],
+        run: RunRecord,
         history: list[dict[str, float]],
         checked: CheckedSpec,
         n_train: int,
@@ -59,26 +74,24 @@ class RunRecorder:
         self.patience = patience
         self.reporter = reporter
         self.train_seconds: list[float] = []
-        prior = run_dir / "metrics.json"
         try:  # only the timings of earlier sessions: a damaged file loses nothing that matters
-            self.prior_metrics: dict[str, Any] = json.loads(prior.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.prior_metrics = {}
-        if not isinstance(self.prior_metrics, dict):
-            self.prior_metrics = {}
+            self.prior_metrics = read_metrics(run_dir) or Metrics()
+        except RunDirError:
+            self.prior_metrics = Metrics()
         self.stop_signal: int | None = None
 
     # files
     def write_run(self, status: Status) -> None:
-        self.run["status"] = status
-        self.run["updated"] = now()
-        write_json(self.run_dir / "run.json", self.run)
+        self.run.status = status
+        self.run.updated = now()
+        write_record(self.run_dir / RUN_JSON, self.run)
 
     def metrics(self) -> dict[str, Any]:
         m = summarize(self.history, self.train_seconds, self.n_train, self.checked.total_params, self.checked.macs)
         if not self.train_seconds:  # a resumed session that trained no epoch: keep the timings measured before
             for key in ("images_per_second", "gflops"):
-                m[key] = self.prior_metrics.get(key, m[key])
+                if key in self.prior_metrics.model_fields_set:
+                    m[key] = getattr(self.prior_metrics, key)
         return m
 
     def best_val_accuracy(self) -> float | None:
@@ -91,12 +104,12 @@ class RunRecorder:
         self.history.append(row)
         self.train_seconds.append(train_seconds)
         # state.json last: it is the commit point that --resume trusts.
-        atomic.write_with(self.run_dir / "checkpoint.keras", model.save, suffix=".keras")
+        atomic.write_with(self.run_dir / CHECKPOINT_KERAS, model.save, suffix=".keras")
         if best:
-            atomic.write_with(self.run_dir / "model.keras", model.save, suffix=".keras")
-        atomic.write_text(self.run_dir / "history.csv", history_csv(self.history))
-        write_json(self.run_dir / "metrics.json", self.metrics())
-        write_json(self.run_dir / "state.json", {"epoch": int(row["epoch"])})
+            atomic.write_with(self.run_dir / MODEL_KERAS, model.save, suffix=".keras")
+        write_history(self.run_dir, self.history)
+        write_record(self.run_dir / METRICS_JSON, Metrics.model_validate(self.metrics()))
+        write_record(self.run_dir / STATE_JSON, State(epoch=int(row["epoch"])))
         self.reporter.epoch_end(row, best)
 
     def early_stop(self) -> bool:
@@ -107,9 +120,9 @@ class RunRecorder:
 
     def finish(self, status: Status, model: Any = None) -> RunResult:
         metrics = self.metrics()
-        write_json(self.run_dir / "metrics.json", metrics)
+        write_record(self.run_dir / METRICS_JSON, Metrics.model_validate(metrics))
         if self.history:
-            plot_curves(self.history, self.run_dir / "curves.png", self.run.get("name") or "")
+            plot_curves(self.history, self.run_dir / CURVES_PNG, self.run.name or "")
         self.write_run(status)
         result = RunResult(
             run_dir=self.run_dir,
@@ -117,7 +130,7 @@ class RunRecorder:
             epochs_completed=len(self.history),
             history=self.history,
             metrics=metrics,
-            class_names=list(self.run["class_names"]),
+            class_names=list(self.run.class_names or []),
             signal=self.stop_signal,
             model=model,
         )
@@ -310,87 +323,110 @@ def _precision(mixed: bool) -> Iterator[None]:
         keras.config.set_dtype_policy(before)
 
 
+def open_model(spec: Spec, dplan: DataPlan, options: TrainOptions, checkpoint: Path | None) -> tuple[Any, Any]:
+    """The model and its optimizer: loaded from ``checkpoint`` (the optimizer with its state:
+    moments, iterations), or built from the spec with a fresh optimizer.  Call it inside the
+    strategy's scope."""
+    import keras
+
+    if checkpoint is not None:
+        try:
+            model = keras.saving.load_model(checkpoint)
+        except Exception as exc:  # zip, h5, json and deserialization errors alike
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise damaged(checkpoint, f"not a readable Keras model ({first})") from None
+        return model, model.optimizer
+    from cnnspec.model.builder import build
+
+    with _precision(options.mixed_precision):
+        model = build(
+            spec,
+            None if spec.input else dplan.image_shape,
+            None if spec.head else len(dplan.class_names),
+            seed=options.seed,
+        )
+    return model, _optimizer(options)
+
+
+def compile_model(model: Any, optimizer: Any, spec: Spec, options: TrainOptions) -> None:
+    """Compile with the head's loss and accuracy, and the XLA setting."""
+    loss, metric = _loss_and_metric(spec)
+    model.compile(
+        optimizer=optimizer,
+        loss=loss,
+        metrics=[metric],
+        jit_compile="auto" if options.jit is None else options.jit,
+    )
+
+
+def run_epochs(
+    recorder: RunRecorder, model: Any, spec: Spec, dplan: DataPlan, options: TrainOptions, initial_epoch: int
+) -> None:
+    """Fit from ``initial_epoch`` to ``options.epochs`` (unless early stopping says the run is
+    done); the recorder writes the run directory after every epoch."""
+    import tensorflow as tf
+
+    steps = math.ceil(dplan.n_train / options.batch_size)
+    binary = spec.head is not None and spec.head.classes == 1
+    # Outside the strategy's scope: the input pipeline reads it, not the replicas.
+    epoch_var = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False)
+    with open_datasets(dplan, batch_size=options.batch_size, seed=options.seed, binary=binary, epoch=epoch_var) as (
+        train_ds,
+        val_ds,
+    ):
+        recorder.check_stop()
+        if initial_epoch < options.epochs and not recorder.early_stop():
+            model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=options.epochs,
+                initial_epoch=initial_epoch,
+                callbacks=[_callback(recorder, options.epochs, steps, options.seed, epoch_var)],
+                shuffle=False,  # the pipeline shuffles, after its cache
+                verbose=0,
+            )
+
+
 def fit(
-    session: RunRecorder,
+    recorder: RunRecorder,
     spec: Spec,
     dplan: DataPlan,
     options: TrainOptions,
     initial_epoch: int,
     checkpoint: Path | None,
 ) -> RunResult:
-    """Build (or load) the model in the strategy's scope and fit it; record it all."""
-    import keras
-    import tensorflow as tf
+    """Open the model in the strategy's scope, compile it and fit it; record it all.
 
-    reporter = session.reporter
+    A signal ends the run as ``interrupted`` (every completed epoch saved); any other
+    failure marks ``run.json`` ``failed`` and is raised.
+    """
+    import keras
+
+    reporter = recorder.reporter
     model = None
-    with stop_on_signals(session):
+    with stop_on_signals(recorder):
         try:
             # The same global seed in a fresh and a resumed run: tf.data
             # combines it with every shuffle's own seed.
             keras.utils.set_random_seed(options.seed)
             strategy = _strategy(options.distribute)
-            session.run["replicas"] = int(strategy.num_replicas_in_sync)
+            recorder.run.replicas = int(strategy.num_replicas_in_sync)
             if options.distribute:
                 devices = list(strategy.extended.worker_devices)
                 reporter.note(f"{options.distribute}: {len(devices)} replicas on {', '.join(devices)}")
             with strategy.scope():
-                if checkpoint is not None:
-                    try:
-                        model = keras.saving.load_model(checkpoint)
-                    except Exception as exc:  # zip, h5, json and deserialization errors alike
-                        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                        raise damaged(checkpoint, f"not a readable Keras model ({first})") from None
-                    optimizer = model.optimizer  # with its state: moments, iterations
-                else:
-                    from cnnspec.model.builder import build
-
-                    with _precision(options.mixed_precision):
-                        model = build(
-                            spec,
-                            None if spec.input else dplan.image_shape,
-                            None if spec.head else len(dplan.class_names),
-                            seed=options.seed,
-                        )
-                    optimizer = _optimizer(options)
-                loss, metric = _loss_and_metric(spec)
-                model.compile(
-                    optimizer=optimizer,
-                    loss=loss,
-                    metrics=[metric],
-                    jit_compile="auto" if options.jit is None else options.jit,
-                )
-            steps = math.ceil(dplan.n_train / options.batch_size)
-            binary = spec.head is not None and spec.head.classes == 1
-            # Outside the strategy's scope: the input pipeline reads it, not the replicas.
-            epoch_var = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False)
-            with open_datasets(
-                dplan,
-                batch_size=options.batch_size,
-                seed=options.seed,
-                binary=binary,
-                epoch=epoch_var,
-            ) as (train_ds, val_ds):
-                session.check_stop()
-                if initial_epoch < options.epochs and not session.early_stop():
-                    model.fit(
-                        train_ds,
-                        validation_data=val_ds,
-                        epochs=options.epochs,
-                        initial_epoch=initial_epoch,
-                        callbacks=[_callback(session, options.epochs, steps, options.seed, epoch_var)],
-                        shuffle=False,  # the pipeline shuffles, after its cache
-                        verbose=0,
-                    )
+                model, optimizer = open_model(spec, dplan, options, checkpoint)
+                compile_model(model, optimizer, spec, options)
+            run_epochs(recorder, model, spec, dplan, options, initial_epoch)
         except (Interrupted, KeyboardInterrupt):
             reporter.close()
-            if session.stop_signal is None:
-                session.stop_signal = int(signal.SIGINT)
-            return session.finish("interrupted", model)
+            if recorder.stop_signal is None:
+                recorder.stop_signal = int(signal.SIGINT)
+            return recorder.finish("interrupted", model)
         except BaseException:
             reporter.close()
-            session.write_run("failed")
-            if session.history:
-                plot_curves(session.history, session.run_dir / "curves.png", session.run.get("name") or "")
+            recorder.write_run("failed")
+            if recorder.history:
+                plot_curves(recorder.history, recorder.run_dir / CURVES_PNG, recorder.run.name or "")
             raise
-    return session.finish("completed", model)
+    return recorder.finish("completed", model)

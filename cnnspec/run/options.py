@@ -12,11 +12,21 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cnnspec.errors import UserError
+
 #: Keras' default learning rate of each optimizer.
 DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3}
 SGD_MOMENTUM = 0.9
 
 Status = Literal["running", "completed", "interrupted", "failed"]
+
+
+class TrainError(UserError):
+    """A run that cannot start (an occupied ``--out``, a device setting that came too late):
+    a message and a hint, shown without a traceback.  A damaged run directory is a
+    :class:`cnnspec.run.rundir.RunDirError`."""
+
+    code = "train"
 
 
 class TrainOptions(BaseModel):
@@ -67,4 +77,4 @@ class RunResult(BaseModel):
     model: Any = Field(default=None, exclude=True, repr=False)
 
 
-__all__ = ["DEFAULT_LR", "SGD_MOMENTUM", "RunResult", "Status", "TrainOptions"]
+__all__ = ["DEFAULT_LR", "SGD_MOMENTUM", "RunResult", "Status", "TrainError", "TrainOptions"]

@@ -33,23 +33,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cnnspec import atomic
-from cnnspec.errors import SpecError, render_all
+from cnnspec.errors import SpecError, UserError, render_all
 from cnnspec.network.sources import check_source
 from cnnspec.notation.formatter import format_spec
 from cnnspec.notation.ir import Spec
 from cnnspec.notation.parser import parse
 from cnnspec.notation.variants import has_variants
 from cnnspec.notation.vocabulary import NAME_RE
+from cnnspec.run.options import RunResult, TrainError
 from cnnspec.run.progress import Reporter
+from cnnspec.run.rundir import RUN_FILES, RunDirError, read_metrics, read_run, read_state
 
 EntryStatus = Literal["invalid", "pending", "resume", "finished", "completed", "interrupted", "failed"]
-
-#: Files ``cnnspec train`` writes into a run directory: a folder holding only
-#: these may be cleared and started again.
-RUN_FILES = frozenset(
-    {"spec.cnn", "run.json", "class_names.json", "model.keras", "checkpoint.keras", "state.json",
-     "history.csv", "metrics.json", "curves.png"}
-)  # fmt: skip
 
 
 @dataclass
@@ -91,16 +86,19 @@ class SweepResult:
         return sum(e.status == status for e in self.entries)
 
 
-class NoValidSpecError(ValueError):
+class NoValidSpecError(UserError):
     """A sweep with nothing to train: the text holds no spec, or no valid one.
     Raised before anything is written; ``entries`` are the invalid specs."""
 
+    code = "sweep"
+
     def __init__(self, origin: str, entries: list[Entry]) -> None:
         # A file of comments alone is one invalid (empty) spec, so entries are never empty from a file.
-        self.message = f"no valid spec in {origin} ({len(entries)} invalid): nothing to train, no sweep folder written"
-        self.hint = "fix the errors above and start the sweep again"
+        super().__init__(
+            f"no valid spec in {origin} ({len(entries)} invalid): nothing to train, no sweep folder written",
+            "fix the errors above and start the sweep again",
+        )
         self.entries = entries
-        super().__init__(f"{self.message}\nhint: {self.hint}")
 
 
 # --------------------------------------------------------------------------
@@ -162,11 +160,27 @@ def check_sweep(text: str, origin: str, data_dir: str | Path, options: Any, base
 # 2. plan
 
 
-def _read_json(path: Path) -> Any:
+def _decide(e: Entry, run_dir: Path) -> None:
+    """Finished (``completed``), resume (an epoch done, the same network) or fresh; a run
+    directory that cannot be read starts fresh (:func:`_clear` refuses foreign files)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+        run = read_run(run_dir)
+    except RunDirError:
+        e.status = "pending"
+        return
+    if run.status == "completed":
+        e.status = "finished"
+        try:
+            metrics = read_metrics(run_dir)
+        except RunDirError:
+            metrics = None
+        e.metrics = metrics.model_dump(mode="json", exclude_unset=True) if metrics is not None else {}
+        return
+    try:
+        done = read_state(run_dir).epoch
+    except RunDirError:
+        done = 0
+    e.status = "resume" if done >= 1 and run.canonical == e.text else "pending"
 
 
 def plan_runs(entries: list[Entry], out_dir: Path) -> None:
@@ -175,15 +189,7 @@ def plan_runs(entries: list[Entry], out_dir: Path) -> None:
         if e.status == "invalid":
             continue
         e.run_dir = out_dir / e.name
-        run = _read_json(e.run_dir / "run.json")
-        state = _read_json(e.run_dir / "state.json") or {}
-        if run and run.get("status") == "completed":
-            e.status = "finished"
-            e.metrics = _read_json(e.run_dir / "metrics.json") or {}
-        elif run and int(state.get("epoch", 0)) >= 1 and run.get("canonical") == e.text:
-            e.status = "resume"
-        else:
-            e.status = "pending"
+        _decide(e, e.run_dir)
 
 
 def _clear(run_dir: Path) -> None:
@@ -193,8 +199,6 @@ def _clear(run_dir: Path) -> None:
     names = {p.name for p in run_dir.iterdir()}
     leftovers = {n for n in names if not (n in RUN_FILES or n.startswith("."))}
     if leftovers:
-        from cnnspec.run.train import TrainError
-
         raise TrainError(
             f"{run_dir} holds files a run does not write ({', '.join(sorted(leftovers))})",
             "move them away, or give the sweep another --out",
@@ -334,6 +338,49 @@ def _write_sweep(out_dir: Path, meta: dict[str, Any], entries: list[Entry], stat
     atomic.write_text(out_dir / "sweep.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
+def _run_entry(e: Entry, data_dir: str | Path, options: Any, display: SweepProgress) -> RunResult | None:
+    """Train or resume one entry and record what became of it; a failed run does not end
+    the sweep (its error is kept), a signal does (``KeyboardInterrupt`` is raised on)."""
+    from cnnspec.run.train import resume, train
+
+    assert e.run_dir is not None and e.spec is not None
+    t0 = time.perf_counter()
+    result = None
+    try:
+        if e.status == "resume":
+            result = resume(e.run_dir, epochs=options.epochs, progress=display.reporter())
+        else:
+            _clear(e.run_dir)
+            result = train(e.spec, data_dir, options, out_dir=e.run_dir, progress=display.reporter())
+    except KeyboardInterrupt:
+        e.status = "interrupted"
+        raise
+    except UserError as exc:  # written as before the errors were one family: message and hint
+        e.status, e.errors = (
+            "failed",
+            f"{type(exc).__name__}: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""),
+        )
+    except Exception as exc:  # one failed run does not end the sweep
+        e.status, e.errors = "failed", f"{type(exc).__name__}: {exc}"
+    else:
+        e.status, e.metrics = result.status, result.metrics  # type: ignore[assignment]
+    e.seconds = time.perf_counter() - t0
+    return result
+
+
+def _sweep_meta(origin: str, data_dir: str | Path, options: Any) -> dict[str, Any]:
+    """``sweep.json``'s head: what was swept, on which data, with which settings."""
+    from cnnspec import __version__
+
+    return {
+        "cnnspec_version": __version__,
+        "source": origin,
+        "data": str(data_dir),
+        "settings": options.model_dump(mode="json"),
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
 def sweep(
     text: str,
     data_dir: str | Path,
@@ -350,8 +397,7 @@ def sweep(
     the file's stem when it is a valid name, else ``spec``).  A text with
     no valid spec raises :class:`NoValidSpecError` and writes nothing.
     """
-    from cnnspec import __version__
-    from cnnspec.run.train import TrainOptions, resume, train
+    from cnnspec.run.options import TrainOptions
 
     options = options or TrainOptions()
     if options.out is not None:
@@ -365,13 +411,7 @@ def sweep(
         raise NoValidSpecError(origin, entries)  # before anything is written: no empty sweep to report
     out.mkdir(parents=True, exist_ok=True)
     plan_runs(entries, out)
-    meta = {
-        "cnnspec_version": __version__,
-        "source": origin,
-        "data": str(data_dir),
-        "settings": options.model_dump(mode="json"),
-        "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
+    meta = _sweep_meta(origin, data_dir, options)
     display = progress if isinstance(progress, SweepProgress) else SweepProgress(progress)
     todo = [e for e in entries if e.status in ("pending", "resume")]
     trainable = [e for e in entries if e.status != "invalid"]
@@ -383,29 +423,13 @@ def sweep(
     try:
         with _sigterm_as_interrupt():
             for i, e in enumerate(todo):
-                assert e.run_dir is not None and e.spec is not None
                 display.run_start(e, i, len(todo))
-                t0 = time.perf_counter()
-                try:
-                    if e.status == "resume":
-                        result = resume(e.run_dir, epochs=options.epochs, progress=display.reporter())
-                    else:
-                        _clear(e.run_dir)
-                        result = train(e.spec, data_dir, options, out_dir=e.run_dir, progress=display.reporter())
-                except KeyboardInterrupt:
-                    e.status = "interrupted"
-                    raise
-                except Exception as exc:  # one failed run does not end the sweep
-                    e.status, e.errors = "failed", f"{type(exc).__name__}: {exc}"
-                else:
-                    e.status, e.metrics = result.status, result.metrics  # type: ignore[assignment]
-                e.seconds = time.perf_counter() - t0
-                if e.status == "completed":
-                    done += 1
+                result = _run_entry(e, data_dir, options, display)
+                done += e.status == "completed"
                 display.run_end(e, done, len(trainable))
                 _write_sweep(out, meta, entries, "running")
                 if e.status == "interrupted":
-                    status, stop_signal = "interrupted", result.signal or signal.SIGINT
+                    status, stop_signal = "interrupted", (result.signal if result else None) or signal.SIGINT
                     break
     except KeyboardInterrupt:
         status, stop_signal = "interrupted", stop_signal or signal.SIGINT

@@ -16,7 +16,7 @@ them.
 from __future__ import annotations
 
 import math
-import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +27,28 @@ from cnnspec.notation.formatter import format_spec
 from cnnspec.notation.ir import Spec
 from cnnspec.notation.parser import parse
 from cnnspec.notation.variants import has_variants
+from cnnspec.notation.vocabulary import NAMED_LINE
 from cnnspec.run.data import DataError, DataPlan, FolderScan, plan, scan
 from cnnspec.run.fit import RunRecorder, fit
 from cnnspec.run.metrics import plot_curves, summarize
-from cnnspec.run.options import RunResult, TrainOptions
+from cnnspec.run.options import RunResult, TrainError, TrainOptions
 from cnnspec.run.progress import ProgressMode, Reporter, make_reporter
 from cnnspec.run.rundir import (
-    TrainError,
+    CLASS_NAMES_JSON,
+    RUN_JSON,
+    RUNS_DIR,
+    SPEC_CNN,
+    RunDirError,
+    RunRecord,
     checkpoint_to_resume,
-    history_csv,
-    new_run_dir,
+    damaged,
     now,
+    read_completed_history,
     read_history,
     read_run,
-    read_run_history,
     read_state,
     versions,
+    write_history,
     write_json,
 )
 
@@ -64,7 +70,7 @@ def spec_text(spec: Spec) -> str:
         lines = spec.source.splitlines()
         start = spec.first_line - 1
         end = start + 1
-        while end < len(lines) and not re.match(r"\s*[A-Za-z_][A-Za-z0-9_.-]*\s*=", lines[end]):
+        while end < len(lines) and not NAMED_LINE.match(lines[end]):  # the parser's own rule
             end += 1
         text = "\n".join(lines[start:end]).strip() + "\n"
     if has_variants(text):
@@ -156,7 +162,7 @@ def _start_event(session: RunRecorder, dplan: DataPlan, options: TrainOptions, i
     if dplan.val is not None:
         data += f"; validation {dplan.val.describe()}"
     return {
-        "name": run["name"] or "run",
+        "name": run.name or "run",
         "run_dir": str(session.run_dir),
         "data": f"{dplan.train.path}: {data}",
         "n_train": dplan.n_train,
@@ -171,7 +177,7 @@ def _start_event(session: RunRecorder, dplan: DataPlan, options: TrainOptions, i
         "epochs": options.epochs,
         "initial_epoch": initial_epoch,
         "steps": math.ceil(dplan.n_train / options.batch_size),
-        "settings": run["settings"],
+        "settings": run.settings,
     }
 
 
@@ -209,7 +215,7 @@ def train(
     """
     spec = _as_spec(spec)
     options = options or TrainOptions()
-    run_dir = new_run_dir(out_dir if out_dir is not None else options.out, spec.name)
+    run_dir = _new_run_dir(out_dir if out_dir is not None else options.out, spec.name)
     dplan, checked = _prepare(spec, data_dir, options)
 
     from cnnspec import __version__
@@ -219,28 +225,47 @@ def train(
     data_record = dplan.train.data_record()
     if dplan.val is not None:
         data_record["val"] = dplan.val.data_record()
-    run: dict[str, Any] = {
-        "cnnspec_version": __version__,
-        "name": spec.name,
-        "spec": written,
-        "canonical": format_spec(spec),
-        # The network in full: I: and O: from the data where the spec leaves them out.
-        "canonical_complete": format_spec(complete_spec(spec, dplan)),
-        "input_shape": list(dplan.image_shape),
-        "class_names": list(dplan.class_names),
-        "settings": _settings(options, run_dir),
-        "versions": versions(),
-        "data": data_record,
-        "status": "running",
-        "created": now(),
-    }
-    atomic.write_text(run_dir / "spec.cnn", written)
-    write_json(run_dir / "class_names.json", list(dplan.class_names))
+    run = RunRecord.model_validate(
+        {
+            "cnnspec_version": __version__,
+            "name": spec.name,
+            "spec": written,
+            "canonical": format_spec(spec),
+            # The network in full: I: and O: from the data where the spec leaves them out.
+            "canonical_complete": format_spec(complete_spec(spec, dplan)),
+            "input_shape": list(dplan.image_shape),
+            "class_names": list(dplan.class_names),
+            "settings": _settings(options, run_dir),
+            "versions": versions(),
+            "data": data_record,
+            "status": "running",
+            "created": now(),
+        }
+    )
+    atomic.write_text(run_dir / SPEC_CNN, written)
+    write_json(run_dir / CLASS_NAMES_JSON, list(dplan.class_names))
     reporter = make_reporter(progress)
-    session = RunRecorder(run_dir, run, [], checked, dplan.n_train, options.patience, reporter)
-    session.write_run("running")
-    reporter.start(_start_event(session, dplan, options, 0))
-    return fit(session, spec, dplan, options, 0, None)
+    recorder = RunRecorder(run_dir, run, [], checked, dplan.n_train, options.patience, reporter)
+    recorder.write_run("running")
+    reporter.start(_start_event(recorder, dplan, options, 0))
+    return fit(recorder, spec, dplan, options, 0, None)
+
+
+def _new_run_dir(out: str | Path | None, name: str | None) -> Path:
+    """The run directory to create: ``out`` (absent or empty), or a fresh default."""
+    if out is not None:
+        path = Path(out)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            hint = f"resume it with --resume {out}" if (path / RUN_JSON).exists() else "choose another --out"
+            raise TrainError(f"{out} already exists and is not an empty folder", hint)
+        return path
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(RUNS_DIR) / f"{name or 'run'}-{stamp}"
+    path, k = base, 1
+    while path.exists():
+        k += 1
+        path = base.with_name(f"{base.name}-{k}")
+    return path
 
 
 def resume(
@@ -250,33 +275,46 @@ def resume(
 ) -> RunResult:
     """Continue the run in ``run_dir`` from its last completed epoch to
     ``epochs`` (default: the run's own target), with the same settings and
-    data; the history so far is kept."""
+    data; the history so far is kept.
+
+    Every file the resume needs is read and checked (:mod:`cnnspec.run.rundir`) before
+    anything is written: a damaged one raises :class:`~cnnspec.run.rundir.RunDirError`.
+    """
     run_dir = Path(run_dir)
-    run, spec, options = read_run(run_dir, epochs)
-    done = read_state(run_dir)
-    history = read_run_history(run_dir, done)
+    run = read_run(run_dir)
+    run.require(run_dir, "spec", "settings", "data", "data.path", "data.fingerprint", "class_names")
+    assert run.spec is not None and run.data is not None and run.data.path and run.class_names is not None
+    options = run.options(run_dir, epochs)
+    try:
+        spec = parse(run.spec, str(run_dir / SPEC_CNN))
+    except SpecError as exc:
+        raise damaged(run_dir / RUN_JSON, f"its spec does not parse ({exc.diagnostics[0].message})") from None
+    done = read_state(run_dir).epoch
+    history = read_completed_history(run_dir, done)
     checkpoint = checkpoint_to_resume(run_dir, done)
-    dplan, checked = _prepare(spec, run["data"]["path"], options)
-    if list(dplan.class_names) != run["class_names"]:
+    dplan, checked = _prepare(spec, run.data.path, options)
+    if list(dplan.class_names) != run.class_names:
         raise DataError(
-            f"the classes in {run['data']['path']} ({', '.join(dplan.class_names)}) are not the run's "
-            f"({', '.join(run['class_names'])})",
+            f"the classes in {run.data.path} ({', '.join(dplan.class_names)}) are not the run's "
+            f"({', '.join(run.class_names)})",
             "resume with the data the run started with",
         )
     reporter = make_reporter(progress)
-    if dplan.train.fingerprint != run["data"]["fingerprint"]:
+    if dplan.train.fingerprint != run.data.fingerprint:
         reporter.note(f"the data in {dplan.train.path} changed since the run started (its fingerprint differs)")
-    run["settings"] = {**run["settings"], "epochs": options.epochs}
-    run.setdefault("canonical_complete", format_spec(complete_spec(spec, dplan)))  # runs from before it was kept
-    session = RunRecorder(run_dir, run, history, checked, dplan.n_train, options.patience, reporter)
+    run.settings = {**(run.settings or {}), "epochs": options.epochs}
+    if run.canonical_complete is None:  # runs from before it was kept
+        run.canonical_complete = format_spec(complete_spec(spec, dplan))
+    recorder = RunRecorder(run_dir, run, history, checked, dplan.n_train, options.patience, reporter)
     if done > 0:
-        atomic.write_text(run_dir / "history.csv", history_csv(history))
-    session.write_run("running")
-    reporter.start(_start_event(session, dplan, options, done))
-    return fit(session, spec, dplan, options, done, checkpoint)
+        write_history(run_dir, history)
+    recorder.write_run("running")
+    reporter.start(_start_event(recorder, dplan, options, done))
+    return fit(recorder, spec, dplan, options, done, checkpoint)
 
 
 __all__ = [
+    "RunDirError",
     "RunResult",
     "TrainError",
     "TrainOptions",
