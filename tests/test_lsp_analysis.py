@@ -99,3 +99,9 @@ def test_no_feature_raises_on_mutated_specs(text: str, line: int, column: int) -
     completions(analysis, line, column)
     for action in code_actions(analyzer, analysis, 0, 3, "<string>"):
         assert action.edits
+
+
+def test_a_file_whose_only_names_are_refused_has_no_specs() -> None:
+    """Found by the fuzz test: variants in a file of malformed names once raised."""
+    analysis = Analyzer().analyse("1x = C: {16,32}\n")
+    assert analysis.specs == () and [d.code for d in analysis.file_errors] == ["E302"]

@@ -40,7 +40,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("sweep", "cnnspec.cli.sweep", "sweep"),
     Command("report", "cnnspec.cli.report", "report"),
     Command("evaluate", "cnnspec.cli.evaluate", "evaluate"),
-    Command("lsp", "cnnspec.cli.lsp", "lsp"),
+    # static: pure Python, so it starts in the small app (editors start it often)
+    Command("lsp", "cnnspec.cli.lsp", "lsp", static=True),
 )
 
 _SETTINGS: dict[str, Any] = dict(

@@ -155,7 +155,7 @@ class Analyzer:
             by_line.setdefault(ps.line, []).append(res)
             names.setdefault(ps.line, _written_name(text, ps.line))
         lines = sorted(by_line)
-        ends = [later - 1 for later in lines[1:]] + [last]
+        ends = [later - 1 for later in lines[1:]] + [last] if lines else []
         found = [
             WrittenSpec(names[line], max(line, first), end, tuple(by_line[line]))
             for line, end in zip(lines, ends, strict=True)

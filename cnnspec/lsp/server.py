@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, default_converter
 from pygls.workspace import TextDocument
 
 from cnnspec.lsp import actions, completion, features
@@ -30,11 +31,27 @@ SOURCE = "cnnspec"
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 
+PUBLISH = types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS
+_CONVERTER = default_converter()
+
+
+class _Protocol(LanguageServerProtocol):
+    """pygls' protocol, but publishDiagnostics goes out as the plain JSON built (and cached) by
+    this module: turning hundreds of diagnostics into lsprotocol objects and back through cattrs
+    cost more than checking the spec that changed (see benchmarks/bench_lsp.py)."""
+
+    def get_message_type(self, method: str) -> Any:  # type: ignore[override]  # pygls wraps it in lru_cache
+        # Only ever sent by the server, so no incoming message loses its type.
+        return None if method == PUBLISH else super().get_message_type(method)
+
+
 class CnnspecServer(LanguageServer):
     """The server, with its cache of checked regions and the client's settings."""
 
     def __init__(self, version: str = "") -> None:
-        super().__init__("cnnspec", version, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            "cnnspec", version, text_document_sync_kind=types.TextDocumentSyncKind.Incremental, protocol_cls=_Protocol
+        )
         self.analyzer = Analyzer()
         self.analyses: dict[str, tuple[int | None, Analysis]] = {}
         self.settings = Settings()
@@ -100,13 +117,24 @@ def _safe(default: Callable[[], Any]) -> Callable[[F], F]:
 # Positions
 
 
+def _units(doc: TextDocument, text: str) -> int:
+    """The length of ``text`` in the client's position units (pygls counts them char by char;
+    an encoder counts them in C, which matters for the hundreds of ranges of a large file)."""
+    encoding = doc.position_codec.encoding
+    if text.isascii() or encoding == types.PositionEncodingKind.Utf32:
+        return len(text)
+    if encoding == types.PositionEncodingKind.Utf8:
+        return len(text.encode("utf-8", "surrogatepass"))
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def _position(doc: TextDocument, lines: list[str], line: int, column: int) -> types.Position:
     """A code-point position of ``lines`` in the client's units."""
     if not lines:
         return types.Position(line=0, character=0)
     line = min(max(line, 0), len(lines) - 1)
     column = min(max(column, 0), len(lines[line]))
-    return types.Position(line=line, character=doc.position_codec.client_num_units(lines[line][:column]))
+    return types.Position(line=line, character=_units(doc, lines[line][:column]))
 
 
 def _range(doc: TextDocument, lines: list[str], r: features.Range) -> types.Range:
@@ -122,7 +150,7 @@ def _column(doc: TextDocument, lines: list[str], position: types.Position) -> tu
     for i, ch in enumerate(text):
         if units >= position.character:
             return position.line, i
-        units += doc.position_codec.client_num_units(ch)
+        units += _units(doc, ch)
     return position.line, len(text)
 
 
@@ -130,22 +158,60 @@ def _column(doc: TextDocument, lines: list[str], position: types.Position) -> tu
 # Diagnostics
 
 
-def _diagnostic(doc: TextDocument, lines: list[str], issue: Issue) -> types.Diagnostic:
+def _diagnostic_json(doc: TextDocument, lines: list[str], issue: Issue) -> dict[str, Any]:
+    """A diagnostic as the protocol's JSON: the message with its hint (and its variants)."""
     d = issue.diagnostic
     message = d.message
     if issue.variants:
         message += f" (in variant{'s' * (len(issue.variants) > 1)} {', '.join(issue.variants)})"
     if d.hint:
         message += f"\nhint: {d.hint}"
-    severity = types.DiagnosticSeverity.Error if d.severity == "error" else types.DiagnosticSeverity.Warning
-    return types.Diagnostic(
-        range=_range(doc, lines, features.span_range(lines, d, issue.spec)),
-        message=message,
-        severity=severity,
-        code=d.code,
-        source=SOURCE,
-        data={"hint": d.hint} if d.hint else None,
-    )
+    line, start, end_line, end = features.span_range(lines, d, issue.spec)
+    out: dict[str, Any] = {
+        "range": {
+            "start": {"line": line, "character": _units(doc, lines[line][:start]) if lines else 0},
+            "end": {"line": end_line, "character": _units(doc, lines[end_line][:end]) if lines else 0},
+        },
+        "severity": 1 if d.severity == "error" else 2,  # DiagnosticSeverity.Error / .Warning
+        "code": d.code,
+        "source": SOURCE,
+        "message": message,
+    }
+    if d.hint:
+        out["data"] = {"hint": d.hint}
+    return out
+
+
+def _diagnostic(doc: TextDocument, lines: list[str], issue: Issue) -> types.Diagnostic:
+    """The same, typed (for code actions)."""
+    return _CONVERTER.structure(_diagnostic_json(doc, lines, issue), types.Diagnostic)
+
+
+class _DiagnosticCache:
+    """Each diagnostic's JSON, kept while its line is unchanged: a spec read from the region
+    cache keeps its Diagnostic objects, so a keystroke converts only the diagnostics it changed."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self.entries: dict[int, tuple[object, ...]] = {}
+
+    def get(self, doc: TextDocument, lines: list[str], issue: Issue) -> dict[str, Any]:
+        d = issue.diagnostic
+        span = d.span
+        line_text = lines[span.line - 1] if span is not None and 0 < span.line <= len(lines) else None
+        first = issue.spec.first if issue.spec else None
+        key = (issue.variants, line_text, first, doc.position_codec.encoding, len(lines))
+        hit = self.entries.get(id(d))
+        if hit is not None and hit[0] is d and hit[1] == key:
+            return hit[2]  # type: ignore[return-value]
+        out = _diagnostic_json(doc, lines, issue)
+        if len(self.entries) >= self.size:
+            self.entries.clear()
+        self.entries[id(d)] = (d, key, out)  # the object itself is kept: its id cannot be reused
+        return out
+
+
+_diagnostics = _DiagnosticCache()
 
 
 def publish(ls: CnnspecServer, uri: str) -> None:
@@ -153,13 +219,11 @@ def publish(ls: CnnspecServer, uri: str) -> None:
     try:
         doc, analysis = ls.analysis(uri)
         lines = features.lines_of(doc.source)
-        diagnostics = [_diagnostic(doc, lines, issue) for issue in analysis.issues()]
+        diagnostics = [_diagnostics.get(doc, lines, issue) for issue in analysis.issues()]
     except Exception:  # as _safe: report, publish nothing, keep serving
         ls.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=traceback.format_exc()))
         return
-    ls.text_document_publish_diagnostics(
-        types.PublishDiagnosticsParams(uri=uri, version=doc.version, diagnostics=diagnostics)
-    )
+    ls.protocol.notify(PUBLISH, {"uri": uri, "version": doc.version, "diagnostics": diagnostics})
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -180,7 +244,7 @@ def did_save(ls: CnnspecServer, params: types.DidSaveTextDocumentParams) -> None
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: CnnspecServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.analyses.pop(params.text_document.uri, None)
-    ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
+    ls.protocol.notify(PUBLISH, {"uri": params.text_document.uri, "diagnostics": []})
 
 
 # --------------------------------------------------------------------------
