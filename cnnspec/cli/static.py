@@ -6,6 +6,7 @@ their own (see :mod:`cnnspec.cli.commands`).
 
 from __future__ import annotations
 
+import enum
 import json
 from pathlib import Path
 from typing import Annotated, Optional
@@ -29,19 +30,42 @@ from cnnspec.network.checker import Shape
 from cnnspec.network.sources import SpecResult, check_source
 
 
+class Format(str, enum.Enum):
+    """What ``cnnspec check`` prints."""
+
+    text = "text"
+    json = "json"
+    github = "github"
+
+
 def check(
     path: PathArg = None,
     spec: SpecOpt = None,
     input_shape: InputOpt = None,
     classes: ClassesOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables (= --format json).")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+    output_format: Annotated[
+        Optional[Format],
+        typer.Option(
+            "--format",
+            help="text (tables), json, or github (GitHub Actions annotations: one ::error/::warning line each).",
+        ),
+    ] = None,
 ) -> None:
     """Check specs: per-layer shapes, params, MACs, memory, errors and advice."""
+    if as_json and output_format not in (None, Format.json):
+        fail(f"--json and --format {output_format.value} disagree: give one of them")
+    chosen = Format.json if as_json else (output_format or Format.text)
     # An exported .onnx file is binary: _check_any reads its spec from the metadata.
     text, origin = ("", path) if path and path.endswith(".onnx") and spec is None else read_source(path, spec)
     results = _check_any(text, origin, shape_option(input_shape), classes)
-    if as_json:
+    if chosen is Format.github:
+        from cnnspec.display.github import workflow_commands
+
+        for command in workflow_commands(results):
+            typer.echo(command)
+    elif chosen is Format.json:
         dicts = [r.to_dict() for r in results]
         payload: object = dicts[0] if len(dicts) == 1 and results[0].name is None else dicts
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))

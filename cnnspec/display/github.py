@@ -1,0 +1,55 @@
+"""Diagnostics as GitHub Actions workflow commands (``cnnspec check --format github``).
+
+One line per error or warning; the runner turns each into an annotation on the file, at the
+token::
+
+    ::error file=model.cnn,line=1,col=12,endColumn=15,title=E201::unknown modifier 'q' in '16q'%0Ahint: ...
+
+``col`` is the token's first column and ``endColumn`` the column just past it (1-based, as
+ruff and ESLint write them); a diagnostic without a position gets only the file.  Values are
+escaped as the runner reads them: ``%``, CR and LF everywhere, ``:`` and ``,`` in properties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cnnspec.errors import Diagnostic
+from cnnspec.network.sources import SpecResult
+
+#: Origins that name no file: the annotation then has no ``file=``.
+NO_FILE = frozenset({"<string>", "<stdin>", "<markdown>"})
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(diag: Diagnostic) -> str:
+    """One diagnostic as a ``::error`` or ``::warning`` command.
+
+    >>> from cnnspec.notation.ir import Span
+    >>> d = Diagnostic(code="E201", message="unknown 'q'", span=Span(line=1, column=5, length=3), origin="a.cnn")
+    >>> workflow_command(d)
+    "::error file=a.cnn,line=1,col=5,endColumn=8,title=E201::unknown 'q'"
+    """
+    props = []
+    if diag.origin not in NO_FILE:
+        props.append(f"file={_escape_property(diag.origin)}")
+    if diag.span is not None:
+        span = diag.span
+        props += [f"line={span.line}", f"col={span.column}", f"endColumn={span.column + max(span.length, 1)}"]
+    props.append(f"title={_escape_property(diag.code)}")
+    message = diag.message + (f" (spec {diag.spec})" if diag.spec else "")
+    if diag.hint:
+        message += f"\nhint: {diag.hint}"
+    return f"::{diag.severity} {','.join(props)}::{_escape_data(message)}"
+
+
+def workflow_commands(results: Iterable[SpecResult]) -> list[str]:
+    """Every error and warning of the results, errors of a spec first, in file order."""
+    return [workflow_command(d) for res in results for d in [*res.errors, *res.warnings]]
