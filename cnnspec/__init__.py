@@ -106,12 +106,16 @@ def _spec_html(spec: Any) -> str:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Show a ``Spec`` or ``CheckedSpec`` as its check table in IPython (``%load_ext cnnspec``).
+    """Show a ``Spec`` or ``CheckedSpec`` as its check table in IPython (``%load_ext cnnspec``),
+    and add the magics ``%%cnn`` (check a cell's specs) and ``%cnn SPEC`` (one line).
 
     Done by itself when ``cnnspec`` is imported inside IPython (Jupyter).  The formatters are
     registered by type *name*: neither the IR nor the checker imports its display (each stage
     imports only the stages before it), and the display module loads when a spec is first shown.
     """
+    from cnnspec.display.magic import register
+
+    register(ipython)
     html = ipython.display_formatter.formatters["text/html"]
     html.for_type_by_name("cnnspec.notation.ir", "Spec", _spec_html)
     html.for_type_by_name("cnnspec.network.checker", "CheckedSpec", _checked_html)
