@@ -154,7 +154,8 @@ def hover(analysis: Analysis, line: int, column: int) -> tuple[str, Range] | Non
     shown = spec.results[:MAX_HOVER_VARIANTS]
     more = len(spec.results) - len(shown)
     parts: list[str] = []
-    if _on_totals(lines, word) and not (_HEADER.match(word.text) and column >= word.start + 2):
+    touching = _HEADER.match(word.text) and len(word.text) > 2 and column >= word.start + 2  # on the 16 of C:16
+    if _on_totals(lines, word) and not touching:
         for res in shown:
             parts.append(f"**{res.name or 'spec'}**\n\n" + "  \n".join(_totals(res)))
     else:
