@@ -156,7 +156,7 @@ async def test_hover_on_an_item_shows_its_layers(client: LanguageClient) -> None
 
 async def test_hover_on_a_header_or_name_shows_the_totals(client: LanguageClient) -> None:
     uri = await open_doc(client, "m26 = I: 32x32x3 C: 16n 16n d¼ 32n 32n d¼ D: 16R O: 10\n")
-    for character in (1, 17):  # the name, the C: header
+    for character in (1, 17, 19):  # the name, the C: header, just after it (the cursor after "C:")
         found = await hover(client, uri, 0, character)
         assert found is not None
         value = found.contents.value  # type: ignore[union-attr]
