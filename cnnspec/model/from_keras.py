@@ -447,10 +447,16 @@ def _augment(layer: Any, seed: int | None = None) -> Augment:
     want = _config(augment_layer(aug, seed))
     got = _config(layer)
     if want != got:
-        diff = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
-        shown = ", ".join(f"{k}={got.get(k)!r}" for k in diff)
-        raise NotExpressible(layer.name, f"{kind} with {shown}; the notation's {aug.name} uses {_show(want, diff)}")
+        diff = _differences(want, got)
+        raise NotExpressible(
+            layer.name, f"{kind} with {_show(got, diff)}; the notation's {aug.name} uses {_show(want, diff)}"
+        )
     return aug
+
+
+def _differences(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
+    """The config keys whose values differ (or that only one side has), sorted."""
+    return sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
 
 
 def _show(cfg: dict[str, Any], keys: list[str]) -> str:
@@ -482,7 +488,7 @@ def _verify(text: str, chain: list[Any], rescales: bool, keras: Any) -> None:
             )
         want, got = _config(ours), _config(theirs)
         if want != got:
-            diff = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+            diff = _differences(want, got)
             raise NotExpressible(theirs.name, f"{kind}({_show(got, diff)}); the notation gives {_show(want, diff)}")
     if len(rebuilt) != len(chain):
         raise NotExpressible(None, f"the model has {len(chain)} layers but its spec builds {len(rebuilt)}")
