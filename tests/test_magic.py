@@ -87,3 +87,21 @@ def test_usage_errors_are_messages_not_tracebacks(shell: InteractiveShell, code:
         shell.run_cell(code)
     assert message in captured.stderr + captured.stdout
     assert "Traceback" not in captured.stderr + captured.stdout
+
+
+def test_a_notebook_executed_by_nbclient_shows_the_table_and_the_picture() -> None:
+    """The magics in a real kernel, as Jupyter runs a notebook (nbclient + ipykernel)."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("%load_ext cnnspec"),
+        nbformat.v4.new_code_cell("%%cnn --input 28x28x1\nm = C: 64 32 D: 32R O: 10\nbad = C: 16q"),
+    ]
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    outputs = notebook.cells[1].outputs
+    kinds = [sorted(o.get("data", {})) for o in outputs]
+    assert kinds == [["text/html", "text/plain"], ["image/svg+xml", "text/plain"], ["text/html", "text/plain"]]
+    expected = cnnspec.check(cnnspec.parse("C: 64 32 D: 32R O: 10"), (28, 28, 1)).total_params
+    assert f"Total params: {expected:,}" in outputs[0]["data"]["text/html"]
+    assert "error[E201]" in outputs[2]["data"]["text/html"]
