@@ -105,3 +105,27 @@ def test_a_file_whose_only_names_are_refused_has_no_specs() -> None:
     """Found by the fuzz test: variants in a file of malformed names once raised."""
     analysis = Analyzer().analyse("1x = C: {16,32}\n")
     assert analysis.specs == () and [d.code for d in analysis.file_errors] == ["E302"]
+
+
+def test_the_server_never_imports_the_heavy_libraries() -> None:
+    """Every feature runs without TensorFlow, Keras, ONNX or matplotlib (import-linter holds the
+    imports; this holds what actually loads, lazy imports included)."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from cnnspec.lsp import server, features
+from cnnspec.lsp.actions import code_actions
+from cnnspec.lsp.completion import completions
+analyzer = server.server.analyzer
+for text, md in (("m = I: 28x28 C: 16r 16 d5\\nn = I: 8x8x1 C: {4,8}\\n", False), ("```cnn\\nC: 16\\n```\\n", True)):
+    a = analyzer.analyse(text, markdown=md)
+    a.issues(); features.hover(a, 0, 9); features.inlay_hints(a, 0, 9); features.formatting(a)
+    completions(a, 0, 20); code_actions(analyzer, a, 0, 9, "x.cnn")
+heavy = sorted(m for m in ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "matplotlib") if m in sys.modules)
+print(",".join(heavy) or "none")
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "none"
