@@ -31,7 +31,11 @@ PIECES = [
 ]  # fmt: skip
 
 
-@pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=[sys.executable, "-m", "cnnspec", "lsp"]))
+# With --stdio, as vscode-languageclient starts a server (the flag is accepted and changes nothing).
+SERVER = [sys.executable, "-m", "cnnspec", "lsp", "--stdio"]
+
+
+@pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=SERVER))
 async def client(lsp_client: LanguageClient):
     await lsp_client.initialize_session(types.InitializeParams(capabilities=types.ClientCapabilities()))
     yield

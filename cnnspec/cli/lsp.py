@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from cnnspec.cli.common import EXIT_USAGE, fail
 
 
-def lsp() -> None:
+def lsp(
+    stdio: Annotated[
+        bool, typer.Option("--stdio", help="Accepted for clients that pass it: stdio is the only transport.")
+    ] = False,
+) -> None:
     """Run the language server over stdio (for editors: diagnostics, hover, formatting, ...)."""
     try:  # pygls is the `lsp` extra: a plain install still runs every other command
         from cnnspec.lsp.server import main
