@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import specgen
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -129,3 +130,24 @@ print(",".join(heavy) or "none")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "none"
+
+
+@pytest.mark.parametrize("text", ["I: 8x8x1 C: 8 d", "I: 8x8x1x3 C: 8", "I: 8x8x1 C: 16k9v"])
+def test_no_quick_fix_from_a_hints_examples(text: str) -> None:
+    """ "a stride needs its number, as in 16s2", "a rate such as d¼": examples, not fixes."""
+    analyzer = Analyzer()
+    analysis = analyzer.analyse(text)
+    assert [i.diagnostic.severity for i in analysis.issues()] == ["error"]  # the hint is there ...
+    assert [a.title for a in code_actions(analyzer, analysis, 0, 0, "<string>") if a.issue] == []  # ... no fix
+
+
+def test_quick_fixes_of_exact_hints() -> None:
+    analyzer = Analyzer()
+    for text, fixed in [
+        ("I: 8x8x1 A: rot C: 8", "rot.1"),
+        ("I: 8x8x1 C: 8 P", "p"),
+        ("I: 8x8x1 C: 8 D: 4L2=1E-3", "4L2=1e-3"),
+    ]:
+        analysis = analyzer.analyse(text)
+        actions = [a for a in code_actions(analyzer, analysis, 0, 0, "<string>") if a.issue]
+        assert [a.edits[0][1] for a in actions] == [fixed], text

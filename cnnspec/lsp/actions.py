@@ -22,10 +22,12 @@ from cnnspec.notation.vocabulary import AUGMENTATIONS, GLOBAL_POOLS
 #: Replacements tried per diagnostic (each costs one check of its spec).
 MAX_CANDIDATES = 6
 #: How alike a replacement and the token must be (difflib's ratio).
-MIN_LIKENESS = 0.5
+MIN_LIKENESS = 0.6
 
 _NOTATION_WORD = re.compile(r"[A-Za-z]:|.*[0-9:%.=¼½¾⅓⅔⅕⅖⅗⅘⅙⅚⅐⅛⅜⅝⅞⅑⅒].*|[A-Za-z]{1,3}")
 _KNOWN_WORDS = {*AUGMENTATIONS, *GLOBAL_POOLS}
+#: Examples in a hint, up to a parenthesis or the end: "a rate such as d¼, d.25 or d25%".
+_EXAMPLES = re.compile(r"\b(?:e\.g\.|such as|as in)[^()]*")
 #: Short English words of the hints, never notation.
 _PROSE = {"a", "an", "as", "at", "be", "by", "do", "if", "in", "is", "it", "no", "of", "on", "or", "so", "to", "e:"}
 
@@ -41,8 +43,13 @@ class Action:
 
 
 def _candidates(hint: str) -> list[str]:
-    """The words of a hint that may be notation: ``d.5``, ``C:``, ``28x28x1``, ``16R``."""
+    """The words of a hint that may be notation: ``d.5``, ``C:``, ``28x28x1``, ``16R``.
+
+    Words after "e.g.", "such as" or "as in" are examples (``a rate such as d¼``), not the fix:
+    they are left out, so a quick fix never picks a value the user did not write.
+    """
     out: list[str] = []
+    hint = _EXAMPLES.sub(" ", hint)
     for raw in hint.split():
         word = raw.rstrip("?,;)").lstrip("(")
         if word.endswith(".") and not re.search(r"[0-9]\.$", word[:-1] + "."):
