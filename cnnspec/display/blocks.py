@@ -4,12 +4,16 @@ deepen from left to right, then the dense layers as bars.
 Batch normalization, the rescaling and the augmentation layers are drawn as
 small marks (badges) under the layer they belong to, not as columns of their
 own; their groups sit right after their owner's and name it in ``data-on``.
+A network of more than :data:`~cnnspec.display.elision.MAX_COLUMNS` columns
+shows its first and last ones around a ``<g class="elided">`` that counts the
+layers left out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cnnspec.display.elision import MAX_COLUMNS, elide, hidden_text
 from cnnspec.display.geometry import (
     COLORS,
     DIM,
@@ -51,9 +55,11 @@ Badge = tuple[str, str, "Layer | None"]
 class _Column:
     """One column of the blocks picture: a block or marker, and its marks."""
 
-    layer: Layer | None  # None: the input
+    layer: Layer | None  # None: the input, or the gap of a long network
     before: tuple[int, ...]  # the shape entering it
     marks: list[Layer] = field(default_factory=list)
+    #: Layers left out in this column's place (elision); 0 for every other column.
+    hidden: int = 0
     # filled by the layout
     top: str = ""
     top_italic: bool = False
@@ -78,6 +84,16 @@ def _columns(checked: CheckedSpec) -> list[_Column]:
     return cols
 
 
+def _elided(cols: list[_Column]) -> list[_Column]:
+    """At most MAX_COLUMNS columns: the first and the last, and one that counts the layers between."""
+    first, hidden, last = elide(cols, MAX_COLUMNS)
+    if not hidden:
+        return cols
+    gap = cols[len(first) : len(cols) - len(last)]
+    n_layers = sum(1 + len(c.marks) for c in gap)
+    return [*first, _Column(layer=None, before=gap[0].before, hidden=n_layers), *last]
+
+
 def _height(shape: tuple[int, ...]) -> float:
     return side(shape[0]) if len(shape) == 3 else vector(shape[0]) if shape else 0.0
 
@@ -96,7 +112,12 @@ def _conv_detail(layer: Layer) -> str:
 def _measure(col: _Column) -> None:
     layer = col.layer
     mono_top = True
-    if layer is None:
+    if col.hidden:
+        col.top, col.top_italic = "…", True
+        col.labels = (f"{col.hidden:,} more", "layers")
+        vw = 24.0
+        col.up = col.down = 8.0
+    elif layer is None:
         shape = col.before
         col.top = "input"
         col.labels = (shape_text(shape), "raw 0-255")
@@ -194,6 +215,8 @@ def _cuboid(
 def _shape_items(col: _Column, x: float, mid: float) -> list[Item]:
     """The block or marker of one column, its left edge at ``x``."""
     layer = col.layer
+    if col.hidden:
+        return [Text(x + 12, mid + 5, "⋯", 16, fill=DIM)]
     if layer is None:
         return _cuboid(x, mid, col.before, COLORS["input"])
     out, kind = layer.output_shape, layer.kind
@@ -232,7 +255,7 @@ class _Rows:
 def layout_blocks(checked: CheckedSpec) -> Picture:
     """The articles' picture: blocks that shrink and deepen, then bars."""
     require_drawable(checked)
-    cols = _columns(checked)
+    cols = _elided(_columns(checked))
     for col in cols:
         _measure(col)
     margin = 16.0
@@ -270,6 +293,8 @@ def _place_column(col: _Column, x: float, rows: _Rows) -> list[Group]:
         if owner is None:  # a property of the block itself (L2): drawn in its group
             items.extend(badge)
     groups: list[Group] = []
+    if col.hidden:
+        return [Group("elided", items, {"data-hidden": str(col.hidden)}, f"{hidden_text(col.hidden)} not drawn")]
     if col.layer is None:
         shape = shape_text(col.before)
         groups.append(Group("input", items, {"data-shape": shape}, f"input: {shape}"))

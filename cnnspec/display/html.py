@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from html import escape
 
+from cnnspec.display.elision import MAX_ROWS, elide, hidden_text
 from cnnspec.errors import Diagnostic, source_line
-from cnnspec.network.checker import CheckedSpec, check
+from cnnspec.network.checker import CheckedSpec, Layer, check
 from cnnspec.network.shapes import shape_text
 from cnnspec.notation.formatter import format_spec
 from cnnspec.notation.ir import Spec
@@ -41,8 +42,20 @@ def _diagnostic(d: Diagnostic, source: str) -> str:
     return out + "</div>"
 
 
+def _row(i: int, layer: Layer) -> str:
+    cls = ' class="implied"' if layer.implied else ""
+    return (
+        f"<tr{cls}><td>{i}</td><td class='l'>{escape(layer.name)}</td><td class='l'>{escape(layer.kind)}</td>"
+        f"<td class='l'><code>{escape(layer.text)}</code></td><td>{shape_text(layer.output_shape)}</td>"
+        f"<td>{layer.params:,}</td><td>{layer.macs:,}</td></tr>"
+    )
+
+
 def checked_html(checked: CheckedSpec) -> str:
-    """The check table, totals and diagnostics of a checked spec, as HTML."""
+    """The check table, totals and diagnostics of a checked spec, as HTML.
+
+    Like the terminal table, at most :data:`~cnnspec.display.elision.MAX_ROWS` layer rows.
+    """
     spec = checked.spec
     title = (escape(spec.name) + ": " if spec.name else "") + f"<code>{escape(format_spec(spec))}</code>"
     rows = []
@@ -51,13 +64,11 @@ def checked_html(checked: CheckedSpec) -> str:
             f'<tr><td></td><td class="l">input</td><td class="l">InputLayer</td><td></td>'
             f"<td>{shape_text(checked.input_shape)}</td><td>0</td><td>0</td></tr>"
         )
-    for i, layer in enumerate(checked.layers, 1):
-        cls = ' class="implied"' if layer.implied else ""
-        rows.append(
-            f"<tr{cls}><td>{i}</td><td class='l'>{escape(layer.name)}</td><td class='l'>{escape(layer.kind)}</td>"
-            f"<td class='l'><code>{escape(layer.text)}</code></td><td>{shape_text(layer.output_shape)}</td>"
-            f"<td>{layer.params:,}</td><td>{layer.macs:,}</td></tr>"
-        )
+    first, hidden, last = elide(checked.layers, MAX_ROWS)
+    rows += [_row(i, layer) for i, layer in enumerate(first, 1)]
+    if hidden:
+        rows.append(f'<tr class="implied"><td>…</td><td class="l" colspan="6">{hidden_text(hidden)}</td></tr>')
+    rows += [_row(i, layer) for i, layer in enumerate(last, len(first) + hidden + 1)]
     head = "".join(
         f'<th class="l">{h}</th>' if h in ("layer", "kind", "item") else f"<th>{h}</th>"
         for h in ("#", "layer", "kind", "item", "output", "params", "MACs")

@@ -1,11 +1,15 @@
 """The table picture: the compact variant for long networks, one row per layer
 with a small bar for its share of the parameters.
+
+At most :data:`~cnnspec.display.elision.MAX_ROWS` layer rows: a longer network
+shows its first and last layers around a ``<g class="elided">`` row.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cnnspec.display.elision import MAX_ROWS, elide, hidden_text
 from cnnspec.display.geometry import (
     COLORS,
     DIM,
@@ -55,12 +59,15 @@ class _Columns:
 def layout_table(checked: CheckedSpec) -> Picture:
     """One row per layer, with a small bar for its share of the parameters."""
     require_drawable(checked)
-    rows = _table_rows(checked)
+    rows, gap_at, hidden = _table_rows(checked)
     cols = _table_columns(checked, rows)
     groups: list[Group] = [_header(cols, MARGIN + 12)]
     y = MARGIN + 12 + 5
     total = checked.total_params or 1
     for n, (owner, cells) in enumerate(rows):
+        if n == gap_at:
+            groups.append(_gap_group(hidden, cols, y))
+            y += ROW
         groups.append(_row_group(owner, cells, cols, y, striped=n % 2 == 1, total=total))
         y += ROW
     caption, y = caption_group(checked, MARGIN, y + 22, cols.width - 2 * MARGIN)
@@ -68,16 +75,29 @@ def layout_table(checked: CheckedSpec) -> Picture:
     return Picture(round(cols.width), round(y + MARGIN - 8), groups, checked.spec.name or "network")
 
 
-def _table_rows(checked: CheckedSpec) -> list[Row]:
-    """The same rows as ``cnnspec check``: the input, then every checked layer."""
+def _table_rows(checked: CheckedSpec) -> tuple[list[Row], int, int]:
+    """The same rows as ``cnnspec check``: the input, then the checked layers, at most
+    MAX_ROWS of them; with the index of the row before which the gap goes, and the count it hides."""
     rows: list[Row] = []
     if checked.input_shape:
         rows.append((None, ("", "input", "", "InputLayer", shape_text(checked.input_shape), "0", "raw 0-255")))
-    for i, layer in enumerate(checked.layers, 1):
+    first, hidden, last = elide(checked.layers, MAX_ROWS)
+    numbered = [*enumerate(first, 1), *enumerate(last, len(first) + hidden + 1)]
+    for i, layer in numbered:
         note = "implied" if layer.implied else layer.detail
         cells = (str(i), layer.name, layer.text, layer.kind, shape_text(layer.output_shape), f"{layer.params:,}", note)
         rows.append((layer, cells))
-    return rows
+    gap_at = len(rows) - len(last) if hidden else -1
+    return rows, gap_at, hidden
+
+
+def _gap_group(hidden: int, cols: _Columns, top: float) -> Group:
+    base = top + ROW - 5
+    items: list[Item] = [
+        Text(cols.text_x(0), base, "…", SIZE, "end", DIM, italic=True),
+        Text(cols.xs[1], base, f"{hidden_text(hidden)} not drawn", SIZE, "start", DIM, italic=True),
+    ]
+    return Group("elided", items, {"data-hidden": str(hidden)}, f"{hidden_text(hidden)} not drawn")
 
 
 def _table_columns(checked: CheckedSpec, rows: list[Row]) -> _Columns:

@@ -9,15 +9,20 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from cnnspec.display.elision import MAX_ROWS, elide, hidden_text
 from cnnspec.errors import Diagnostic, UserError, source_line
-from cnnspec.network.checker import CheckedSpec
+from cnnspec.network.checker import CheckedSpec, Layer
 from cnnspec.network.shapes import human, human_bytes, shape_text
 from cnnspec.network.sources import SpecResult
 from cnnspec.notation.formatter import format_spec
 
 
 def check_table(checked: CheckedSpec) -> Table:
-    """The layer table, in the spirit of ``model.summary()``."""
+    """The layer table, in the spirit of ``model.summary()``.
+
+    A network of more than :data:`~cnnspec.display.elision.MAX_ROWS` layers
+    shows its first and last layers and a row that counts the rest.
+    """
     title = checked.spec.name or "spec"
     table = Table(title=f"{title}: {format_spec(checked.spec)}", title_justify="left", show_lines=False)
     table.add_column("#", justify="right", style="dim")
@@ -30,20 +35,31 @@ def check_table(checked: CheckedSpec) -> Table:
     table.add_column("", style="dim")
     if checked.input_shape:
         table.add_row("", "input", "InputLayer", "", shape_text(checked.input_shape), "0", "0", "raw 0-255")
-    for i, layer in enumerate(checked.layers, 1):
-        note = "implied" if layer.implied else layer.detail
-        table.add_row(
-            str(i),
-            layer.name,
-            layer.kind,
-            layer.text,
-            shape_text(layer.output_shape),
-            f"{layer.params:,}",
-            human(layer.macs) if layer.macs else "0",
-            note,
-            style="italic" if layer.implied else None,
-        )
+    first, hidden, last = elide(checked.layers, MAX_ROWS)
+    for i, layer in enumerate(first, 1):
+        _layer_row(table, i, layer)
+    if hidden:
+        table.add_row("…", f"{hidden:,} more", "", "", "", "", "", "", style="dim")
+        table.caption = f"{hidden_text(hidden)} not shown: cnnspec check --json lists every one"
+        table.caption_justify = "left"
+    for i, layer in enumerate(last, len(first) + hidden + 1):
+        _layer_row(table, i, layer)
     return table
+
+
+def _layer_row(table: Table, i: int, layer: Layer) -> None:
+    note = "implied" if layer.implied else layer.detail
+    table.add_row(
+        str(i),
+        layer.name,
+        layer.kind,
+        layer.text,
+        shape_text(layer.output_shape),
+        f"{layer.params:,}",
+        human(layer.macs) if layer.macs else "0",
+        note,
+        style="italic" if layer.implied else None,
+    )
 
 
 def totals(checked: CheckedSpec) -> Text:
