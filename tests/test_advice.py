@@ -58,3 +58,21 @@ def test_advise_reads_typed_fields_not_the_detail_text() -> None:
     assert "W502" in codes
     checked = check(parse("I: 7x7x1 C: 4 p 4 O: 2"))
     assert [d.code for d in advise(checked.spec, checked.layers)].count("W505") == 1
+
+
+def test_a_warning_about_a_head_from_classes_points_at_no_token() -> None:
+    """Issue 9: the head made for --classes pointed at line 1, column 1, text the user never wrote."""
+    from cnnspec.errors import render
+
+    source = "I: 8x8x3\nC: 4 4n\nD: 8R"
+    checked = check(parse(source), classes=500)
+    (w503,) = [w for w in checked.warnings if w.code == "W503"]
+    assert w503.span is None
+    assert w503.message.startswith("layer head (from --classes) holds 85% of the 5,296 parameters")
+    assert render(w503, source).startswith("<string>: warning[W503]: layer head (from --classes)")
+    assert "^" not in render(w503, source)
+    # a head written as O: still points at its token
+    written = check(parse("I: 8x8x3\nC: 4 4n\nD: 8R\nO: 500"))
+    (w503,) = [w for w in written.warnings if w.code == "W503"]
+    assert w503.span is not None and (w503.span.line, w503.span.column) == (4, 4)
+    assert "('500')" in w503.message

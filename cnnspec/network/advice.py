@@ -101,7 +101,7 @@ def w503_dominant_layer(spec: Spec, layers: Sequence[Layer]) -> list[Diagnostic]
         _warning(
             spec,
             "W503",
-            f"layer {big.name} ('{big.text}') holds {share:.0%} of the {total:,} parameters ({big.params:,})",
+            f"layer {big.name} ({big.what}) holds {share:.0%} of the {total:,} parameters ({big.params:,})",
             big.span,
             hint,
         )

@@ -79,7 +79,16 @@ class Layer:
 
     @property
     def span(self) -> Span | None:
-        return self.item.span if self.item is not None else None
+        """Where the user wrote the layer's item; None for layers with no token of their own
+        (the frame, and a head made for ``--classes``, whose node is invented and points nowhere)."""
+        if self.item is None or self.origin == "classes":
+            return None
+        return self.item.span
+
+    @property
+    def what(self) -> str:
+        """How messages name the item: ``'16n'``, or ``from --classes`` for an invented head."""
+        return "from --classes" if self.origin == "classes" else f"'{self.text}'"
 
     @property
     def detail(self) -> str:
