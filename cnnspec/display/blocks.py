@@ -127,44 +127,7 @@ def _measure(col: _Column) -> None:
         for m in col.marks:
             col.badges.append(("/255" if m.kind == "Rescaling" else m.text, COLORS["aug"], m))
     else:
-        out = layer.output_shape
-        kind = layer.kind
-        col.top = layer.text
-        if kind == "Conv2D":
-            vw = thickness(out[2]) + oblique(out[1])
-            col.up, col.down = side(out[0]) / 2 + 0.6 * oblique(out[1]), side(out[0]) / 2
-            col.labels = (shape_text(out), _conv_detail(layer))
-        elif kind in POOL_KINDS:
-            vw = 12.0
-            h = max(side(col.before[0]), side(out[0]))
-            col.up = col.down = h / 2
-            op = "max" if kind == "MaxPooling2D" else "avg"
-            col.labels = (shape_text(out), f"{op} {layer.pool_size}x{layer.pool_size}")
-            if layer.implied:
-                col.top, col.top_italic = "(p)", True
-                col.labels = (*col.labels, "implied")
-        elif kind in GLOBAL_KINDS:
-            vw = 12.0
-            col.up = col.down = max(side(col.before[0]), vector(out[0])) / 2
-            col.labels = (shape_text(out), layer.detail)
-        elif kind == "Dropout":
-            vw = 4.0
-            col.up = col.down = _height(out) / 2
-            col.labels = ()
-        else:  # Flatten, Dense, the head
-            vw = 8.0 if kind == "Flatten" else 14.0
-            col.up = col.down = vector(out[0]) / 2
-            if kind == "Flatten":
-                col.top, mono_top = "flatten", False
-                col.labels = (shape_text(out),)
-            else:
-                col.labels = (shape_text(out), f"{layer.activation}")
-                if layer.name == "head" and not layer.text:
-                    col.top = str(out[0])
-        if layer.l2:
-            col.badges.append(("L2", COLORS["l2"], None))
-        for m in col.marks:
-            col.badges.append(("BN", COLORS["bn"], m))
+        vw, mono_top = _measure_layer(col, layer)
     # Marks wrap into rows no wider than the block (four augmentations must
     # not stretch the input's column).
     col.badge_rows = _pack(col.badges, max(vw, 58.0))
@@ -173,6 +136,50 @@ def _measure(col: _Column) -> None:
     widths += [text_width(t, 10) for t in col.labels]
     col.width = max(widths) + 12.0
     col.visual = vw
+
+
+def _measure_layer(col: _Column, layer: Layer) -> tuple[float, bool]:
+    """Texts, marks and extent of a layer's column; returns the block's width and whether its top text is mono."""
+    mono_top = True
+    out = layer.output_shape
+    kind = layer.kind
+    col.top = layer.text
+    if kind == "Conv2D":
+        vw = thickness(out[2]) + oblique(out[1])
+        col.up, col.down = side(out[0]) / 2 + 0.6 * oblique(out[1]), side(out[0]) / 2
+        col.labels = (shape_text(out), _conv_detail(layer))
+    elif kind in POOL_KINDS:
+        vw = 12.0
+        h = max(side(col.before[0]), side(out[0]))
+        col.up = col.down = h / 2
+        op = "max" if kind == "MaxPooling2D" else "avg"
+        col.labels = (shape_text(out), f"{op} {layer.pool_size}x{layer.pool_size}")
+        if layer.implied:
+            col.top, col.top_italic = "(p)", True
+            col.labels = (*col.labels, "implied")
+    elif kind in GLOBAL_KINDS:
+        vw = 12.0
+        col.up = col.down = max(side(col.before[0]), vector(out[0])) / 2
+        col.labels = (shape_text(out), layer.detail)
+    elif kind == "Dropout":
+        vw = 4.0
+        col.up = col.down = _height(out) / 2
+        col.labels = ()
+    else:  # Flatten, Dense, the head
+        vw = 8.0 if kind == "Flatten" else 14.0
+        col.up = col.down = vector(out[0]) / 2
+        if kind == "Flatten":
+            col.top, mono_top = "flatten", False
+            col.labels = (shape_text(out),)
+        else:
+            col.labels = (shape_text(out), f"{layer.activation}")
+            if layer.name == "head" and not layer.text:
+                col.top = str(out[0])
+    if layer.l2:
+        col.badges.append(("L2", COLORS["l2"], None))
+    for m in col.marks:
+        col.badges.append(("BN", COLORS["bn"], m))
+    return vw, mono_top
 
 
 def _badge_width(text: str) -> float:
