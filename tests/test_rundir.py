@@ -210,8 +210,10 @@ def test_the_cli_gives_a_damaged_run_one_error_line(tmp_path: Path) -> None:
 
 
 def test_every_user_facing_error_is_a_user_error() -> None:
+    from cnnspec.model.from_keras import NotExpressible
+
     for cls in (TrainError, DataError, RunDirError, PredictError, ExportError, ReportError, NoUsableRunError,
-                NoValidSpecError):  # fmt: skip
+                NoValidSpecError, NotExpressible):  # fmt: skip
         assert issubclass(cls, UserError), cls
 
 

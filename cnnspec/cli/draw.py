@@ -53,6 +53,32 @@ def _targets(results: list[SpecResult], out: str, fmt: str, origin: str) -> list
     return [out_path.with_name(f"{out_path.stem}-{name}{out_path.suffix}") for name in names]
 
 
+def _draw_one(res: SpecResult, target: Path, style: str, scale: float) -> bool:
+    """Draw one checked spec to ``target`` (False, and its errors printed, when it is invalid)."""
+    from cnnspec.atomic import write_text
+    from cnnspec.display import picture as drawing
+    from cnnspec.display import terminal as render
+
+    checked = res.checked
+    if not res.ok or checked is None or checked.input_shape is None:
+        err = console(stderr=True)
+        for d in res.errors:
+            err.print(render.diagnostic(d, res.source))
+        n = len(res.errors)
+        label = f"{res.name}: " if res.name else ""
+        err.print(f"[bold red]{label}invalid: {n} error{'s' * (n != 1)}[/], nothing drawn", highlight=False)
+        return False
+    try:
+        if target.suffix.lower() == ".png":
+            drawing.draw_png(checked, target, style=style, scale=scale)  # type: ignore[arg-type]
+        else:
+            write_text(target, drawing.draw_svg(checked, style=style))  # type: ignore[arg-type]
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror or exc}")
+    console().print(f"wrote {target}", highlight=False, markup=False)
+    return True
+
+
 def draw(
     spec_or_file: Annotated[
         Optional[str],
@@ -91,28 +117,7 @@ def draw(
         except ImportError:
             fail("PNG pictures need matplotlib", hint="pip install 'cnnspec[draw]', or write .svg")
 
-    from cnnspec.atomic import write_text
-    from cnnspec.display import picture as drawing
-    from cnnspec.display import terminal as render
-
-    err, std = console(stderr=True), console()
     invalid = False
     for res, target in zip(results, targets, strict=True):
-        checked = res.checked
-        if not res.ok or checked is None or checked.input_shape is None:
-            invalid = True
-            for d in res.errors:
-                err.print(render.diagnostic(d, res.source))
-            n = len(res.errors)
-            label = f"{res.name}: " if res.name else ""
-            err.print(f"[bold red]{label}invalid: {n} error{'s' * (n != 1)}[/], nothing drawn", highlight=False)
-            continue
-        try:
-            if target.suffix.lower() == ".png":
-                drawing.draw_png(checked, target, style=style, scale=scale)  # type: ignore[arg-type]
-            else:
-                write_text(target, drawing.draw_svg(checked, style=style))  # type: ignore[arg-type]
-        except OSError as exc:
-            fail(f"cannot write {target}: {exc.strerror or exc}")
-        std.print(f"wrote {target}", highlight=False, markup=False)
+        invalid |= not _draw_one(res, target, style, scale)
     raise typer.Exit(EXIT_INVALID if invalid else EXIT_OK)

@@ -38,6 +38,16 @@ if TYPE_CHECKING:
     from cnnspec.run.sweep import SweepResult
 
 
+def _summary(result: SweepResult, out: str) -> None:
+    """The last line of a sweep in the terminal: runs done, specs skipped, how to tabulate."""
+    n_done = result.count("completed") + result.count("finished")
+    console(stderr=True).print(
+        f"{result.status}: {n_done} of {len(result.entries) - len(result.invalid)} runs done, "
+        f"{len(result.invalid)} invalid spec(s) skipped; the table: cnnspec report {out} -o report.html",
+        markup=False,
+    )
+
+
 def sweep(
     path: PathArg = None,
     spec: SpecOpt = None,
@@ -91,13 +101,7 @@ def sweep(
 
     result = run_or_exit(job)
     if progress == "rich":
-        err = console(stderr=True)
-        n_done = result.count("completed") + result.count("finished")
-        err.print(
-            f"{result.status}: {n_done} of {len(result.entries) - len(result.invalid)} runs done, "
-            f"{len(result.invalid)} invalid spec(s) skipped; the table: cnnspec report {out} -o report.html",
-            markup=False,
-        )
+        _summary(result, out)
     if result.status == "interrupted":
         raise typer.Exit(128 + (result.signal or 2))
     raise typer.Exit(EXIT_INVALID if result.invalid or result.status == "failed" else EXIT_OK)

@@ -151,14 +151,8 @@ def _top(counter: dict[str, int], n: int) -> list[tuple[str, int]]:
     return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 
-def scan(path: str | os.PathLike[str], *, decode: bool = True) -> FolderScan:
-    """List and open every image of a class-per-subfolder folder.
-
-    Raises :class:`DataError` for a missing folder, one with no class
-    subfolders or a single class, and a class with no image files.
-    Undecodable files are listed in ``bad``, not raised: :func:`plan` decides.
-    """
-    root = Path(path).expanduser()
+def _class_names(root: Path, path: str | os.PathLike[str]) -> list[str]:
+    """The class subfolders of ``root`` (at least two), or :class:`DataError`."""
     if not root.exists():
         raise DataError(f"no such data folder: {path}", "give a folder with one subfolder of images per class")
     if not root.is_dir():
@@ -176,6 +170,12 @@ def scan(path: str | os.PathLike[str], *, decode: bool = True) -> FolderScan:
             f"{path} has a single class subfolder ({class_names[0]}): a classifier needs at least 2",
             "add a subfolder per class",
         )
+    return class_names
+
+
+def _image_files(root: Path, class_names: list[str], path: str | os.PathLike[str]) -> tuple[list[str], dict[str, int]]:
+    """Every image file of every class (relative, sorted) and the count per class; a class
+    without any is a :class:`DataError`."""
     files: list[str] = []
     counts: dict[str, int] = {}
     for name in class_names:
@@ -192,22 +192,39 @@ def scan(path: str | os.PathLike[str], *, decode: bool = True) -> FolderScan:
             f"class folder{'s' if len(empty) > 1 else ''} with no images in {path}: {', '.join(empty)}",
             f"add images ({', '.join(IMAGE_EXTENSIONS)}) or remove the empty folder",
         )
-    files.sort()
-    digest = hashlib.sha256()
-    for rel in files:
-        digest.update(f"{rel}\t{(root / rel).stat().st_size}\n".encode())
+    return sorted(files), counts
+
+
+def _decode_all(root: Path, files: list[str]) -> tuple[Counter[str], Counter[str], list[BadFile]]:
+    """Open every file with Pillow (threads: it is I/O and C code): sizes, modes, bad files."""
     sizes: Counter[str] = Counter()
     modes: Counter[str] = Counter()
     bad: list[BadFile] = []
-    if decode:
-        workers = min(8, os.cpu_count() or 1)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for rel, (size, mode, reason) in zip(files, pool.map(lambda r: probe(root / r), files), strict=True):
-                if size is None:
-                    bad.append(BadFile(path=rel, reason=reason))
-                else:
-                    sizes[size] += 1
-                    modes[str(mode)] += 1
+    workers = min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for rel, (size, mode, reason) in zip(files, pool.map(lambda r: probe(root / r), files), strict=True):
+            if size is None:
+                bad.append(BadFile(path=rel, reason=reason))
+            else:
+                sizes[size] += 1
+                modes[str(mode)] += 1
+    return sizes, modes, bad
+
+
+def scan(path: str | os.PathLike[str], *, decode: bool = True) -> FolderScan:
+    """List and open every image of a class-per-subfolder folder.
+
+    Raises :class:`DataError` for a missing folder, one with no class
+    subfolders or a single class, and a class with no image files.
+    Undecodable files are listed in ``bad``, not raised: :func:`plan` decides.
+    """
+    root = Path(path).expanduser()
+    class_names = _class_names(root, path)
+    files, counts = _image_files(root, class_names, path)
+    digest = hashlib.sha256()
+    for rel in files:
+        digest.update(f"{rel}\t{(root / rel).stat().st_size}\n".encode())
+    sizes, modes, bad = _decode_all(root, files) if decode else (Counter(), Counter(), [])
     return FolderScan(
         path=str(root.resolve()),
         class_names=tuple(class_names),
@@ -253,20 +270,8 @@ def bad_message(scan: FolderScan) -> DataError:
     )
 
 
-def plan(
-    train: FolderScan,
-    *,
-    val: FolderScan | None = None,
-    val_split: float = 0.2,
-    image_shape: tuple[int, int, int] | None = None,
-    skip_bad: bool = False,
-) -> DataPlan:
-    """Decide what training reads; raise :class:`DataError` for what cannot work.
-
-    ``image_shape`` is the spec's ``I:`` (images are resized to its height and
-    width); without it the images must share one size.  The channel count
-    comes from ``image_shape`` or the data (1 grayscale, 3 RGB, 4 RGBA).
-    """
+def _check_folders(train: FolderScan, val: FolderScan | None, skip_bad: bool) -> None:
+    """Bad files (unless skipped), classes left empty by skipping, validation classes."""
     for folder in (train, val):
         if folder is None:
             continue
@@ -289,40 +294,64 @@ def plan(
             f"the validation folder's classes differ from the training folder's: {'; '.join(parts)}",
             "give both folders the same class subfolders",
         )
+
+
+def _split(train: FolderScan, val: FolderScan | None, val_split: float) -> tuple[int, int]:
+    """The training and validation image counts, or :class:`DataError` when too few."""
     n_classes = len(train.class_names)
-    if val is None:
-        n = train.good_total
-        n_val = int(val_split * n)  # exactly as Keras' loader splits
-        n_train = n - n_val
-        if n_val < 1 or n_train < n_classes:
+    if val is not None:
+        if train.good_total < n_classes:
             raise DataError(
-                f"{n} images are too few for a validation split of {val_split:g}: "
-                f"it leaves {n_train} for training and {n_val} for validation",
-                f"add images (at least {max(n_classes, 2)} for training and 1 for validation), "
-                "change --val-split, or give --val DIR",
-            )
-    else:
-        n_train, n_val = train.good_total, val.good_total
-        if n_train < n_classes:
-            raise DataError(
-                f"{n_train} training images are too few for {n_classes} classes",
+                f"{train.good_total} training images are too few for {n_classes} classes",
                 "add images to the training folder",
             )
-    if image_shape is None:
-        size = train.size
-        all_sizes = Counter(train.sizes) + (Counter(val.sizes) if val else Counter())
-        if size is None or len(all_sizes) > 1:
-            seen = ", ".join(f"{s} ({n})" for s, n in _top(dict(all_sizes), 4))
-            raise DataError(
-                f"the images have {len(all_sizes)} different sizes ({seen}) and the spec has no I: to resize them to",
-                "write I: HxWxC in the spec (for instance I: 64x64x3)",
-            )
-        channels = train.channels
-        image_shape = (size[0], size[1], channels)
+        return train.good_total, val.good_total
+    n = train.good_total
+    n_val = int(val_split * n)  # exactly as Keras' loader splits
+    n_train = n - n_val
+    if n_val < 1 or n_train < n_classes:
+        raise DataError(
+            f"{n} images are too few for a validation split of {val_split:g}: "
+            f"it leaves {n_train} for training and {n_val} for validation",
+            f"add images (at least {max(n_classes, 2)} for training and 1 for validation), "
+            "change --val-split, or give --val DIR",
+        )
+    return n_train, n_val
+
+
+def _data_shape(train: FolderScan, val: FolderScan | None) -> tuple[int, int, int]:
+    """The one image size of the data (with its channels), for a spec without ``I:``."""
+    size = train.size
+    all_sizes = Counter(train.sizes) + (Counter(val.sizes) if val else Counter())
+    if size is None or len(all_sizes) > 1:
+        seen = ", ".join(f"{s} ({n})" for s, n in _top(dict(all_sizes), 4))
+        raise DataError(
+            f"the images have {len(all_sizes)} different sizes ({seen}) and the spec has no I: to resize them to",
+            "write I: HxWxC in the spec (for instance I: 64x64x3)",
+        )
+    return (size[0], size[1], train.channels)
+
+
+def plan(
+    train: FolderScan,
+    *,
+    val: FolderScan | None = None,
+    val_split: float = 0.2,
+    image_shape: tuple[int, int, int] | None = None,
+    skip_bad: bool = False,
+) -> DataPlan:
+    """Decide what training reads; raise :class:`DataError` for what cannot work.
+
+    ``image_shape`` is the spec's ``I:`` (images are resized to its height and
+    width); without it the images must share one size.  The channel count
+    comes from ``image_shape`` or the data (1 grayscale, 3 RGB, 4 RGBA).
+    """
+    _check_folders(train, val, skip_bad)
+    n_train, n_val = _split(train, val, val_split)
     return DataPlan(
         train=train,
         val=val,
-        image_shape=tuple(image_shape),  # type: ignore[arg-type]
+        image_shape=tuple(image_shape) if image_shape is not None else _data_shape(train, val),  # type: ignore[arg-type]
         val_split=val_split,
         skip_bad=skip_bad,
         n_train=n_train,
