@@ -114,6 +114,7 @@ def test_cli_doc_mentions_every_check_option() -> None:
         "--input",
         "--classes",
         "--json",
+        "--format",
         "--strict",
         "--check",
         "--write",
