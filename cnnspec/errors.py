@@ -9,6 +9,8 @@ spec, never just the first.
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # errors come before every stage: only the type is needed
@@ -29,6 +31,14 @@ class Diagnostic:
     origin: str = "<string>"
     #: Name of the spec in a multi-spec file, if any.
     spec: str | None = None
+
+    def __post_init__(self) -> None:
+        # A node no one wrote (Span.invented) has no place in the text: the
+        # diagnostic names where it came from and points nowhere.
+        given_by = getattr(self.span, "given_by", None)
+        if given_by:
+            object.__setattr__(self, "message", f"{self.message} (from {given_by})")
+            object.__setattr__(self, "span", None)
 
     def replace(self, **changes: object) -> Diagnostic:
         """A copy with some fields changed."""
@@ -92,9 +102,84 @@ class SpecError(ValueError):
         super().__init__(render_all(self.diagnostics, source))
 
 
+#: Most diagnostics shown per spec; the rest are counted (plain, rich, HTML and JSON
+#: alike), so a spec of 20,000 bad tokens prints 100 excerpts and one count.
+MAX_SHOWN_PER_SPEC = 100
+#: Source lines longer than this are cut around the caret.
+MAX_LINE_SHOWN = 160
+_CONTEXT_BEFORE = 60
+_WINDOW = 120
+
+
+@functools.lru_cache(maxsize=8)
+def _lines(source: str) -> tuple[str, ...]:
+    # Split once per source, not once per diagnostic: 20,000 errors in a
+    # 1 MB text would otherwise split it 20,000 times.
+    return tuple(source.splitlines())
+
+
 def source_line(source: str, line: int) -> str:
-    lines = source.splitlines()
+    """Line ``line`` (1-based) of ``source``, or "" when there is none."""
+    lines = _lines(source)
     return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Excerpt:
+    """What every renderer shows of a diagnostic's source: the location, the
+    source line and the caret line under it, aligned character for character."""
+
+    location: str
+    line: str
+    caret: str
+
+
+def excerpt(diag: Diagnostic, source: str) -> Excerpt | None:
+    """The source line of ``diag`` with its caret, or None (no span, no such line).
+
+    The one place that decides how a line is shown: each tab as one space
+    (the column counts a tab as one character, so the caret stays under its
+    token in a terminal, a golden file and a notebook's ``<pre>`` alike), and a
+    line over :data:`MAX_LINE_SHOWN` characters cut around the caret, with ``…``
+    where text was left out.
+    """
+    if diag.span is None:
+        return None
+    text = source_line(source, diag.span.line)
+    if not text:
+        return None
+    shown = text.replace("\t", " ").rstrip()
+    start = diag.span.column - 1
+    length = max(1, diag.span.length)
+    if len(shown) > MAX_LINE_SHOWN:
+        lo = max(0, min(start - _CONTEXT_BEFORE, len(shown) - _WINDOW))
+        hi = min(len(shown), lo + _WINDOW)
+        prefix = "…" if lo > 0 else ""
+        shown = prefix + shown[lo:hi] + ("…" if hi < len(shown) else "")
+        length = max(1, min(length, hi - start))
+        start = start - lo + len(prefix)
+    return Excerpt(diag.location, shown, " " * start + "^" * length)
+
+
+def shown_and_rest(diagnostics: Iterable[Diagnostic]) -> tuple[list[Diagnostic], dict[str | None, int]]:
+    """The diagnostics to show, at most :data:`MAX_SHOWN_PER_SPEC` per spec, and
+    how many were left out, by spec name (None: an unnamed spec)."""
+    shown: list[Diagnostic] = []
+    counts: dict[str | None, int] = {}
+    rest: dict[str | None, int] = {}
+    for d in diagnostics:
+        n = counts[d.spec] = counts.get(d.spec, 0) + 1
+        if n <= MAX_SHOWN_PER_SPEC:
+            shown.append(d)
+        else:
+            rest[d.spec] = rest.get(d.spec, 0) + 1
+    return shown, rest
+
+
+def more_text(count: int, spec: str | None = None) -> str:
+    """The line that stands for the diagnostics left out."""
+    of = f" of spec {spec}" if spec else ""
+    return f"… and {count:,} more diagnostic{'s' * (count != 1)}{of} (the first {MAX_SHOWN_PER_SPEC} are shown)"
 
 
 def render(diag: Diagnostic, source: str) -> str:
@@ -109,20 +194,18 @@ def render(diag: Diagnostic, source: str) -> str:
     if diag.spec:
         head += f" (spec {diag.spec})"
     out = [head]
-    if diag.span is not None:
-        text = source_line(source, diag.span.line)
-        if text:
-            # Tabs would misplace the caret; show them as single spaces.
-            shown = text.replace("\t", " ")
-            caret = " " * (diag.span.column - 1) + "^" * max(1, diag.span.length)
-            out += ["  " + shown.rstrip(), "  " + caret]
+    ex = excerpt(diag, source)
+    if ex is not None:
+        out += ["  " + ex.line, "  " + ex.caret]
     if diag.hint:
         out.append(f"  hint: {diag.hint}")
     return "\n".join(out)
 
 
 def render_all(diagnostics: list[Diagnostic], source: str) -> str:
-    return "\n".join(render(d, source) for d in diagnostics)
+    """Every diagnostic rendered, at most :data:`MAX_SHOWN_PER_SPEC` per spec (then a count)."""
+    shown, rest = shown_and_rest(diagnostics)
+    return "\n".join([*(render(d, source) for d in shown), *(more_text(n, spec) for spec, n in rest.items())])
 
 
 def render_user_error(err: UserError) -> str:

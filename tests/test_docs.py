@@ -101,7 +101,14 @@ def test_every_error_code_is_documented_and_exists() -> None:
     documented = set(re.findall(r"^\| (E[0-4]\d\d|W5\d\d) \|", doc, re.M))
     source = "".join(
         (ROOT / "cnnspec" / f).read_text(encoding="utf-8")
-        for f in ("notation/parser.py", "network/checker.py", "network/advice.py", "model/builder.py")
+        for f in (
+            "notation/parser.py",
+            "notation/items.py",
+            "notation/units.py",
+            "network/checker.py",
+            "network/advice.py",
+            "model/builder.py",
+        )
     )
     emitted = set(re.findall(r'"(E[0-4]\d\d|W5\d\d)"', source))
     assert documented == emitted

@@ -58,12 +58,16 @@ def _draw_one(res: SpecResult, target: Path, style: str, scale: float) -> bool:
     from cnnspec.atomic import write_text
     from cnnspec.display import picture as drawing
     from cnnspec.display import terminal as render
+    from cnnspec.errors import more_text, shown_and_rest
 
     checked = res.checked
     if not res.ok or checked is None or checked.input_shape is None:
         err = console(stderr=True)
-        for d in res.errors:
+        shown, rest = shown_and_rest(res.errors)
+        for d in shown:
             err.print(render.diagnostic(d, res.source))
+        for spec, count in rest.items():
+            err.print(more_text(count, spec), highlight=False)
         n = len(res.errors)
         label = f"{res.name}: " if res.name else ""
         err.print(f"[bold red]{label}invalid: {n} error{'s' * (n != 1)}[/], nothing drawn", highlight=False)

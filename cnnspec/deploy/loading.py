@@ -143,10 +143,12 @@ def _complete(spec_text: str, model: keras.Model) -> str:
     h, w, c = input_shape(model)
     update: dict[str, Any] = {}
     if spec.input is None:
-        update["input"] = InputShape(span=Span(line=1, column=1), text=f"{h}x{w}x{c}", height=h, width=w, channels=c)
+        update["input"] = InputShape(
+            span=Span.invented("the model"), text=f"{h}x{w}x{c}", height=h, width=w, channels=c
+        )
     if spec.head is None:
         units = int(model.outputs[0].shape[-1])
-        update["head"] = Head(span=Span(line=1, column=1), text=str(units), classes=units)
+        update["head"] = Head(span=Span.invented("the model"), text=str(units), classes=units)
     spec = spec.model_copy(update=update)
     checked = check(spec)
     if checked.errors:

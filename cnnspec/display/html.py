@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from cnnspec.display.elision import MAX_ROWS, elide, hidden_text
-from cnnspec.errors import Diagnostic, source_line
+from cnnspec.errors import Diagnostic, excerpt, more_text, shown_and_rest
 from cnnspec.network.checker import CheckedSpec, Layer, check
 from cnnspec.network.shapes import shape_text
 from cnnspec.notation.formatter import format_spec
@@ -32,11 +32,9 @@ _STYLE = (
 def _diagnostic(d: Diagnostic, source: str) -> str:
     cls = "err" if d.severity == "error" else "warn"
     out = f'<div class="{cls}"><b>{escape(d.location)}: {d.severity}[{escape(d.code)}]</b>: {escape(d.message)}'
-    if d.span is not None:
-        line = source_line(source, d.span.line)
-        if line:
-            caret = " " * (d.span.column - 1) + "^" * max(1, d.span.length)
-            out += f"<pre>{escape(line.rstrip())}\n{caret}</pre>"
+    ex = excerpt(d, source)
+    if ex is not None:
+        out += f"<pre>{escape(ex.line)}\n{ex.caret}</pre>"
     if d.hint:
         out += f"<div>hint: {escape(d.hint)}</div>"
     return out + "</div>"
@@ -82,7 +80,9 @@ def checked_html(checked: CheckedSpec) -> str:
             f"non-trainable {checked.non_trainable_params:,}) &middot; MACs: {checked.macs:,}</div>"
         )
     source = spec.source
-    parts += [_diagnostic(d, source) for d in (*checked.errors, *checked.warnings)]
+    shown, rest = shown_and_rest((*checked.errors, *checked.warnings))
+    parts += [_diagnostic(d, source) for d in shown]
+    parts += [f"<div>{escape(more_text(n, name))}</div>" for name, n in rest.items()]
     status = "valid" if checked.ok else f"invalid: {len(checked.errors)} error(s)"
     parts.append(f'<div class="{"" if checked.ok else "err"}"><b>{status}</b></div></div>')
     return "".join(parts)

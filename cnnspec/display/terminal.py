@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cnnspec.display.elision import MAX_ROWS, elide, hidden_text
-from cnnspec.errors import Diagnostic, UserError, source_line
+from cnnspec.errors import Diagnostic, UserError, excerpt, more_text, shown_and_rest
 from cnnspec.network.checker import CheckedSpec, Layer
 from cnnspec.network.shapes import human, human_bytes, shape_text
 from cnnspec.network.sources import SpecResult
@@ -84,11 +84,10 @@ def diagnostic(d: Diagnostic, source: str) -> Text:
     t.append(f": {d.message}")
     if d.spec:
         t.append(f" (spec {d.spec})", style="dim")
-    if d.span is not None:
-        line = source_line(source, d.span.line)
-        if line:
-            t.append("\n  " + line.replace("\t", " ").rstrip())
-            t.append("\n  " + " " * (d.span.column - 1) + "^" * max(1, d.span.length), style=f"bold {color}")
+    ex = excerpt(d, source)
+    if ex is not None:
+        t.append("\n  " + ex.line)
+        t.append("\n  " + ex.caret, style=f"bold {color}")
     if d.hint:
         t.append("\n  hint: ", style="cyan")
         t.append(d.hint)
@@ -102,8 +101,9 @@ def result(res: SpecResult) -> RenderableType:
         parts.append(check_table(res.checked))
         if res.checked.ok:
             parts.append(totals(res.checked))
-    for d in res.errors + res.warnings:
-        parts.append(diagnostic(d, res.source))
+    shown, rest = shown_and_rest(res.errors + res.warnings)
+    parts += [diagnostic(d, res.source) for d in shown]
+    parts += [Text(more_text(n, spec), style="dim") for spec, n in rest.items()]
     status = Text()
     label = f"{res.name}: " if res.name else ""
     if res.ok:

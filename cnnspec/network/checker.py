@@ -381,5 +381,5 @@ def _walk(w: _LayerWalk, spec: Spec, classes: int | None) -> None:
         if spec.head is not None:
             _dense_layer(w, "head", spec.head.classes, spec.head.keras_activation, spec.head)
         else:
-            head = Head(span=Span(line=1, column=1), text=str(classes), classes=classes)
+            head = Head(span=Span.invented("--classes"), text=str(classes), classes=classes)
             _dense_layer(w, "head", classes, head.keras_activation, head, origin="classes")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
-from cnnspec.errors import Diagnostic
+from cnnspec.errors import MAX_SHOWN_PER_SPEC, Diagnostic
 from cnnspec.network.checker import CheckedSpec, check
 from cnnspec.network.shapes import Shape
 
@@ -37,14 +38,20 @@ class SpecResult:
         return not self.errors
 
     def to_dict(self) -> dict[str, object]:
+        """The ``--json`` form; past :data:`~cnnspec.errors.MAX_SHOWN_PER_SPEC` errors,
+        ``errors_not_shown`` counts the rest."""
         if self.checked is not None:
             out = self.checked.to_dict()
             if self.parse_errors:
                 out["errors"] = [d.to_dict() for d in self.parse_errors] + list(out["errors"])  # type: ignore[call-overload]
                 out["valid"] = False
-            return out
-        out = {} if self.name is None else {"name": self.name}
-        out.update(valid=False, warnings=[], errors=[d.to_dict() for d in self.parse_errors])
+        else:
+            out = {} if self.name is None else {"name": self.name}
+            out.update(valid=False, warnings=[], errors=[d.to_dict() for d in self.parse_errors])
+        errors = cast("list[object]", out["errors"])
+        if len(errors) > MAX_SHOWN_PER_SPEC:
+            out["errors"] = errors[:MAX_SHOWN_PER_SPEC]
+            out["errors_not_shown"] = len(errors) - MAX_SHOWN_PER_SPEC
         return out
 
 

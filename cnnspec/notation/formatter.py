@@ -18,20 +18,27 @@ from cnnspec.notation.vocabulary import DEFAULT_L2, GLOBAL_POOLS, POOLS, UNICODE
 _FRACTION_CHARS = {v: k for k, v in UNICODE_FRACTIONS.items()}
 
 
+def _valuation(n: int, p: int) -> int:
+    """How many times ``p`` divides ``n`` (n > 0)."""
+    if p == 2:
+        return (n & -n).bit_length() - 1
+    count = 0
+    while n % p == 0:
+        n //= p
+        count += 1
+    return count
+
+
 def _decimal(x: Fraction | float) -> str:
     """Shortest decimal text: ``.25``, ``1.5``, ``0.001`` -> ``.001``."""
     if isinstance(x, Fraction):
-        den = x.denominator
-        for p in (2, 5):
-            while den % p == 0:
-                den //= p
-        if den != 1:  # not a terminating decimal: the float's shortest repr
+        twos, fives = _valuation(x.denominator, 2), _valuation(x.denominator, 5)
+        if x.denominator != 2**twos * 5**fives:  # not a terminating decimal: the float's shortest repr
             x = float(x)
     if isinstance(x, Fraction):
-        # Exact terminating decimal.
-        digits = 0
-        while (x * 10**digits).denominator != 1:
-            digits += 1
+        # Exact terminating decimal: den = 2**a * 5**b needs max(a, b) digits
+        # (computed, not searched: the search was quadratic in the digits).
+        digits = max(twos, fives)
         # Integer arithmetic, not a float: .99999999999999999999 must not print as 1.0…
         whole, frac = divmod(abs(x.numerator) * 10**digits // x.denominator, 10**digits)
         text = ("-" if x < 0 else "") + (f"{whole}.{frac:0{digits}d}" if digits else str(whole))

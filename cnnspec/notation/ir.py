@@ -45,6 +45,16 @@ class Span(BaseModel):
     line: int
     column: int
     length: int = 1
+    #: Set on the nodes that no one wrote: an ``O:`` from ``--classes``, an ``I:``
+    #: or ``O:`` from the data.  Such a span has no position (line and column
+    #: are 1 only so that old readers keep working); a diagnostic about it
+    #: says where the node came from instead of pointing into the text.
+    given_by: str | None = None
+
+    @classmethod
+    def invented(cls, given_by: str) -> Span:
+        """The span of a node made from ``given_by`` (``"--classes"``, ``"the data"``)."""
+        return cls(line=1, column=1, given_by=given_by)
 
     def __str__(self) -> str:
         return f"{self.line}:{self.column}"

@@ -24,6 +24,7 @@ varies slowest, as in :func:`itertools.product`.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import re
@@ -31,8 +32,13 @@ from dataclasses import dataclass, field
 
 from cnnspec.errors import Diagnostic, SpecError
 from cnnspec.notation.ir import Node, Span, Spec, SpecFile
-from cnnspec.notation.parser import ParsedFile, ParsedSpec, parse_file_results
-from cnnspec.notation.vocabulary import NAMED_LINE, UNICODE_FRACTIONS
+from cnnspec.notation.parser import ParsedFile, ParsedSpec, count_words, parse_file_results, parse_variant
+from cnnspec.notation.vocabulary import (
+    MAX_ITEMS_PER_FILE,
+    MAX_SPECS_PER_FILE,
+    NAMED_LINE,
+    UNICODE_FRACTIONS,
+)
 
 #: Most variants one spec may expand to: a typo such as ``{8,16,...}`` in
 #: five places should not silently queue thousands of trainings.
@@ -256,6 +262,87 @@ def _substitute(lines: list[str], chosen: list[tuple[Group, Alternative]]) -> tu
 # Public API
 
 
+@dataclass
+class _Expansion:
+    """What the expansion of every spec of one file shares."""
+
+    text: str
+    origin: str
+    base: str
+    lines: list[str]
+    scan: _Scan
+    bounds: list[int]  # first lines of the specs, every named line counted
+    taken: set[str]
+    specs_left: int = MAX_SPECS_PER_FILE
+    items_left: int = MAX_ITEMS_PER_FILE
+
+    def extent(self, first: int) -> tuple[int, int]:
+        later = bisect.bisect_right(self.bounds, first)
+        return first, (self.bounds[later] - 1 if later < len(self.bounds) else len(self.lines))
+
+    def error(self, code: str, message: str, group: Group, name: str | None, hint: str) -> Diagnostic:
+        span = Span(line=group.line, column=group.start + 1, length=group.end - group.start)
+        return Diagnostic(code=code, message=message, span=span, hint=hint, origin=self.origin, spec=name)
+
+
+def _variant_names(ex: _Expansion, name: str | None, groups: list[Group], count: int) -> list[str] | Diagnostic:
+    base_name = name or ex.base
+    names = variant_names(base_name, groups)
+    clash = [n for n in names if n in ex.taken]
+    if clash:
+        names = [f"{base_name}-{i}" for i in range(1, count + 1)]
+        clash = [n for n in names if n in ex.taken]
+    if clash:
+        return ex.error("E607", f"variant name '{clash[0]}' is also the name of another spec", groups[0], name,
+                        f"rename that spec or '{base_name}'")  # fmt: skip
+    return names
+
+
+def _over_budget(ex: _Expansion, lo: int, hi: int, count: int, group: Group, name: str | None) -> Diagnostic | None:
+    """E606 (one spec) or E608 (the whole file): more variants, or more work, than allowed."""
+    if count > MAX_VARIANTS:
+        return ex.error("E606", f"the braces expand to {count:,} variants, more than the {MAX_VARIANTS:,} allowed",
+                        group, name, "split the spec into several, or use fewer alternatives")  # fmt: skip
+    words, _ = count_words("\n".join(ex.lines[lo - 1 : hi]), MAX_ITEMS_PER_FILE)
+    ex.specs_left -= count
+    ex.items_left -= words * count
+    if ex.specs_left < 0 or ex.items_left < 0:
+        return ex.error("E608", f"with these variants the file holds more than {MAX_SPECS_PER_FILE:,} specs or "
+                        f"{MAX_ITEMS_PER_FILE:,} items and headers", group, name,
+                        "split the file, or use fewer alternatives")  # fmt: skip
+    return None
+
+
+def _expand_one(ex: _Expansion, ps: ParsedSpec) -> list[ParsedSpec]:
+    """The variants of one spec of the file (or the spec itself, or its errors)."""
+    lo, hi = ex.extent(ps.line)
+    groups = [g for g in ex.scan.groups if lo <= g.line <= hi]
+    errs = [d for line, d in ex.scan.errors if lo <= line <= hi]
+    name = ps.name
+    if errs:
+        return [ParsedSpec(name, None, [d.replace(spec=name) for d in errs], ps.line)]
+    if not groups:
+        spec = ps.spec.model_copy(update={"source": ex.text}) if ps.spec is not None else None
+        return [ParsedSpec(name, spec, ps.errors, ps.line)]
+    count = math.prod(len(g.alternatives) for g in groups)
+    names = _over_budget(ex, lo, hi, count, groups[0], name) or _variant_names(ex, name, groups, count)
+    if isinstance(names, Diagnostic):
+        return [ParsedSpec(name, None, [names], ps.line)]
+    ex.taken.update(names)
+    out: list[ParsedSpec] = []
+    for vname, combo in zip(names, itertools.product(*(g.alternatives for g in groups)), strict=True):
+        sub, mapper = _substitute(ex.lines, list(zip(groups, combo, strict=True)))
+        one = parse_variant(sub, lo, hi, name, ex.origin)
+        if one is None:  # `9{,=}`: an alternative that makes or unmakes a `name =` line
+            shown = " ".join(f"{{{a.text}}}" for a in combo)
+            d = ex.error("E609", f"the alternatives {shown} change where the file's specs begin", groups[0], name,
+                         "a name line `name =` cannot come out of braces")  # fmt: skip
+            return [ParsedSpec(name, None, [d], ps.line)]
+        vspec = mapper.spec(one.spec, vname, ex.text) if one.spec is not None else None
+        out.append(ParsedSpec(vname, vspec, [mapper.diagnostic(d, vname) for d in one.errors], ps.line))
+    return out
+
+
 def expand_results(text: str, origin: str = "<string>", base: str = DEFAULT_BASE) -> ParsedFile:
     """Like :func:`cnnspec.notation.parser.parse_file_results`, with variants expanded.
 
@@ -276,64 +363,9 @@ def expand_results(text: str, origin: str = "<string>", base: str = DEFAULT_BASE
     named = any(NAMED_LINE.match(line) for line in lines)
     # Every named line, accepted or not, closes the spec before it.
     bounds = sorted({i + 1 for i, line in enumerate(lines) if NAMED_LINE.match(line)}) if named else [1]
-
-    def extent(first: int) -> tuple[int, int]:
-        later = [b for b in bounds if b > first]
-        return first, (later[0] - 1 if later else len(lines))
-
     taken = {ps.name for ps in plain.specs if ps.name is not None}
-    specs: list[ParsedSpec] = []
-    for ps in plain.specs:
-        lo, hi = extent(ps.line)
-        groups = [g for g in scan.groups if lo <= g.line <= hi]
-        errs = [d for line, d in scan.errors if lo <= line <= hi]
-        name = ps.name
-        if errs:
-            specs.append(ParsedSpec(name, None, [d.replace(spec=name) for d in errs], ps.line))
-            continue
-        if not groups:
-            spec = ps.spec.model_copy(update={"source": text}) if ps.spec is not None else None
-            specs.append(ParsedSpec(name, spec, ps.errors, ps.line))
-            continue
-        count = math.prod(len(g.alternatives) for g in groups)
-        if count > MAX_VARIANTS:
-            g = groups[0]
-            d = Diagnostic(
-                code="E606",
-                message=f"the braces expand to {count:,} variants, more than the {MAX_VARIANTS:,} allowed",
-                span=Span(line=g.line, column=g.start + 1, length=g.end - g.start),
-                hint="split the spec into several, or use fewer alternatives",
-                origin=origin,
-                spec=name,
-            )
-            specs.append(ParsedSpec(name, None, [d], ps.line))
-            continue
-        base_name = name or base
-        names = variant_names(base_name, groups)
-        clash = [n for n in names if n in taken]
-        if clash:
-            names = [f"{base_name}-{i}" for i in range(1, count + 1)]
-            clash = [n for n in names if n in taken]
-        if clash:
-            g = groups[0]
-            d = Diagnostic(
-                code="E607",
-                message=f"variant name '{clash[0]}' is also the name of another spec",
-                span=Span(line=g.line, column=g.start + 1, length=g.end - g.start),
-                hint=f"rename that spec or '{base_name}'",
-                origin=origin,
-                spec=name,
-            )
-            specs.append(ParsedSpec(name, None, [d], ps.line))
-            continue
-        taken.update(names)
-        # Only this spec's lines, the others blanked: positions stay put.
-        keep = [line if lo <= i <= hi else "" for i, line in enumerate(lines, 1)]
-        for vname, combo in zip(names, itertools.product(*(g.alternatives for g in groups)), strict=True):
-            sub, mapper = _substitute(keep, list(zip(groups, combo, strict=True)))
-            one = parse_file_results("\n".join(sub) + trailing, origin).specs[0]
-            vspec = mapper.spec(one.spec, vname, text) if one.spec is not None else None
-            specs.append(ParsedSpec(vname, vspec, [mapper.diagnostic(d, vname) for d in one.errors], ps.line))
+    ex = _Expansion(text, origin, base, lines, scan, bounds, taken)
+    specs = [variant for ps in plain.specs for variant in _expand_one(ex, ps)]
     # Brace errors on lines that belong to no spec (before the first name).
     first = min((ps.line for ps in plain.specs), default=len(lines) + 1)
     stray = [d for line, d in scan.errors if named and line < first]

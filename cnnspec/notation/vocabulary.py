@@ -142,5 +142,24 @@ NAMED_LINE_LOOKAHEAD = r"(?=[ \t]|$|[A-Za-z][A-Za-z0-9_]*:)"
 NAMED_LINE = re.compile(r"^(?P<indent>[ \t]*)(?P<name>[^\s=#:]+)[ \t]*=" + NAMED_LINE_LOOKAHEAD)
 
 
+# --------------------------------------------------------------------------
+# Bounds: every number is bounded before it is converted, each with its own
+# error code (docs/notation.md, "Errors"), so that no later stage meets a
+# number of thousands of digits.
+
+#: Largest filter, unit or class count (E114).
+MAX_COUNT = 100_000_000
+#: Largest kernel size (E115), stride (E116) and pool size (E124): the largest input dimension.
+MAX_KERNEL = MAX_STRIDE = MAX_POOL = 16384
+#: Most digits in each number of a dropout rate (E131): ``d.12345678901234567891`` has 20.
+MAX_RATE_DIGITS = 40
+#: Most words (items and headers) in one spec (E108), and in a whole file, each
+#: variant counted (E306, E608); most specs in a file, variants included (E305, E608).
+#: They bound the work of one file: ``check`` and ``fmt`` stay well under 2 s.
+MAX_ITEMS_PER_SPEC = 10_000
+MAX_ITEMS_PER_FILE = 25_000
+MAX_SPECS_PER_FILE = 1_000
+
+
 assert set(get_args(Activation)) == set(ACTIVATIONS), "ACTIVATIONS and the Activation literal differ"
 assert set(get_args(AugmentName)) == set(AUGMENTATIONS), "AUGMENTATIONS and the AugmentName literal differ"

@@ -126,7 +126,7 @@ def complete_spec(spec: Spec, dplan: DataPlan) -> Spec:
     none: the network the run builds, described in full."""
     from cnnspec.notation.ir import Head, InputShape, Span
 
-    at = Span(line=spec.first_line, column=1)
+    at = Span.invented("the data")
     update: dict[str, Any] = {}
     if spec.input is None:
         h, w, c = dplan.image_shape
