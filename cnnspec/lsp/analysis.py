@@ -27,8 +27,9 @@ from cnnspec.errors import Diagnostic
 from cnnspec.network.checker import check
 from cnnspec.network.markdown import check_markdown, find_blocks
 from cnnspec.network.sources import SpecResult
-from cnnspec.notation.parser import NAMED_LINE, parse_file_results
+from cnnspec.notation.parser import parse_file_results
 from cnnspec.notation.variants import expand_results, has_variants
+from cnnspec.notation.vocabulary import NAMED_LINE
 
 #: Regions kept in the cache; a region is one spec or one block, so this is generous.
 CACHE_SIZE = 2048

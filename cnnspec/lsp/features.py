@@ -14,7 +14,7 @@ from cnnspec.errors import Diagnostic
 from cnnspec.lsp.analysis import Analysis, WrittenSpec
 from cnnspec.network.checker import CheckedSpec, Layer
 from cnnspec.network.sources import SpecResult
-from cnnspec.notation.parser import NAMED_LINE
+from cnnspec.notation.vocabulary import NAMED_LINE
 
 #: (start line, start column, end line, end column), 0-based, in code points.
 Range = tuple[int, int, int, int]

@@ -33,7 +33,9 @@ def _decimal(x: Fraction | float) -> str:
     """Shortest decimal text: ``.25``, ``1.5``, ``0.001`` -> ``.001``."""
     if isinstance(x, Fraction):
         twos, fives = _valuation(x.denominator, 2), _valuation(x.denominator, 5)
-        if x.denominator != 2**twos * 5**fives:  # not a terminating decimal: the float's shortest repr
+        # Not a terminating decimal, or one too long for int -> str (4,300 digits;
+        # only a hand-made IR gets there, the parser bounds rates): the float's shortest repr.
+        if x.denominator != 2**twos * 5**fives or max(twos, fives) > 4_000:
             x = float(x)
     if isinstance(x, Fraction):
         # Exact terminating decimal: den = 2**a * 5**b needs max(a, b) digits
