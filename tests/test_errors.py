@@ -99,6 +99,12 @@ def test_w503_about_a_head_from_classes_says_from_classes_and_points_nowhere():
     """LAYOUT.md §4 #9: the warning pointed at line 1, column 1, a token the user never wrote."""
     checked = cnnspec.check(cnnspec.parse("I: 8x8x3\nC: 4 4n\nD: 8R"), classes=500)
     [w] = [w for w in checked.warnings if w.code == "W503"]
-    assert w.span is None and w.message.endswith("(from --classes)")
-    assert render(w, checked.spec.source).splitlines()[0].startswith("<string>: warning[W503]: layer head ('500')")
+    assert w.span is None and "(from --classes)" in w.message
+    assert render(w, checked.spec.source).splitlines()[0].startswith("<string>: warning[W503]: layer head")
     assert w.to_dict()["line"] is None
+
+
+def test_any_diagnostic_about_an_invented_node_says_where_it_came_from():
+    d = Diagnostic(code="W599", message="about the head", span=Span.invented("the data"))
+    assert d.span is None and d.message == "about the head (from the data)"
+    assert excerpt(d, "C: 4") is None and d.location == "<string>"
