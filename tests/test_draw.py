@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -363,3 +364,21 @@ def test_cli_usage_errors(args: list[str], tmp_path: Path) -> None:
     r = invoke(*[str(tmp_path / a) if a.startswith(("net.", "blocker/")) else a for a in args])
     assert r.exit_code == 2, r.output  # type: ignore[attr-defined]
     assert [p.name for p in tmp_path.iterdir()] == ["blocker"]
+
+
+def test_counts_beyond_a_floats_range_draw_in_both_styles() -> None:
+    """Issue 14: a block's thickness took the square root of the filter count as a float and overflowed."""
+    from cnnspec.notation.ir import Conv, Dense, Head, InputShape, Span, Spec
+
+    at = Span(line=1, column=1)
+    spec = Spec(
+        input=InputShape(span=at, text="8x8x3", height=8, width=8, channels=3),
+        conv=(Conv(span=at, text="big", filters=10**400),),
+        dense=(Dense(span=at, text="wide", units=10**400),),
+        head=Head(span=at, text="10", classes=10),
+    )
+    checked = cnnspec.check(spec)
+    for style in ("blocks", "table"):
+        svg = draw_svg(checked, style)
+        assert svg.count('class="layer"') == len(checked.layers)
+        assert re.search(r"MACs [\d,]+ \(\d\.\d\de\d+\)", svg)  # the MACs, printed without a float

@@ -137,7 +137,9 @@ def thickness(channels: int) -> float:
     A square root, not a logarithm: doubling the filters, as every group of
     the articles' networks does, must visibly deepen the block.
     """
-    return min(110.0, 4.0 + 3.5 * math.sqrt(channels))
+    # The cap is reached at 918 channels; clamping first keeps sqrt away from
+    # integers beyond a float's range (a count that passes the parser may be one).
+    return min(110.0, 4.0 + 3.5 * math.sqrt(min(channels, 10**6)))
 
 
 def oblique(n: int) -> float:
