@@ -151,3 +151,27 @@ def test_quick_fixes_of_exact_hints() -> None:
         analysis = analyzer.analyse(text)
         actions = [a for a in code_actions(analyzer, analysis, 0, 0, "<string>") if a.issue]
         assert [a.edits[0][1] for a in actions] == [fixed], text
+
+
+def test_lsp_without_pygls_says_what_to_install() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "for m in ('pygls', 'pygls.lsp', 'pygls.lsp.server'): sys.modules[m] = None\n"
+        "sys.argv = ['cnnspec', 'lsp']\n"
+        "from cnnspec.cli import main\n"
+        "main()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=_plain_env())
+    assert run.returncode == 2
+    assert "error: the language server needs pygls, which is not installed" in run.stderr
+    assert "hint: install it with: pip install 'cnnspec[lsp]'" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def _plain_env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}

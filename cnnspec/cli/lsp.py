@@ -18,8 +18,11 @@ def lsp(
     try:  # pygls is the `lsp` extra: a plain install still runs every other command
         from cnnspec.lsp.server import main
     except ImportError as exc:
-        fail(f"the language server needs pygls ({exc.name} is missing)", EXIT_USAGE,
-             "install it with: pip install 'cnnspec[lsp]'")  # fmt: skip
+        from rich.markup import escape
+
+        missing = (exc.name or "pygls").split(".")[0]
+        fail(f"the language server needs {missing}, which is not installed", EXIT_USAGE,
+             escape("install it with: pip install 'cnnspec[lsp]'"))  # fmt: skip
     from cnnspec import __version__
 
     main(__version__)
