@@ -253,3 +253,18 @@ def test_run_or_exit_is_the_one_map_from_errors_to_exit_codes(capsys: pytest.Cap
         parse("C: 16q")
     assert _exit_code(_raise(info.value)) == 1
     assert "error[E201]" in capsys.readouterr().err
+
+
+def test_the_records_as_written_are_the_golden_files(tmp_path: Path) -> None:
+    """The written form of the contract: a first-release run read and written again (the
+    version it gets, the key order, every field).  Changing a golden file here changes what
+    every run directory holds: bump SCHEMA_VERSION unless the change only adds a field."""
+    from golden_util import GOLDEN, compare
+
+    run = first_release_run(tmp_path)
+    for name, read in (("run.json", read_run), ("metrics.json", read_metrics), ("state.json", read_state)):
+        record = read(run)
+        assert record is not None
+        write_record(run / name, record)
+        text = (run / name).read_text(encoding="utf-8").replace(str(tmp_path), "TMP")
+        compare(GOLDEN / "rundir" / name, text)
