@@ -10,7 +10,8 @@ import pytest
 from image_folders import make_folder
 from PIL import Image
 
-from cnnspec.run.data import DataError, count_line, open_datasets, plan, scan
+from cnnspec.run.data import DataError, count_line, plan, scan
+from cnnspec.run.pipeline import open_datasets
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "2")

@@ -19,7 +19,8 @@ from cnnspec.errors import SpecError
 from cnnspec.network.checker import check
 from cnnspec.notation.formatter import format_spec
 from cnnspec.notation.parser import parse
-from cnnspec.run.data import open_datasets, plan, scan
+from cnnspec.run.data import plan, scan
+from cnnspec.run.pipeline import open_datasets
 from cnnspec.run.train import TrainError, TrainOptions, resume, train
 
 # Two shared CPU cores: keep TensorFlow modest, here and in child processes.

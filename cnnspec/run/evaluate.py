@@ -2,7 +2,7 @@
 
 :func:`evaluate` reads the run directory that :mod:`cnnspec.run.train` wrote
 (``run.json``, ``model.keras``), reads the test folder with the very loader
-and pipeline that training used for validation (:mod:`cnnspec.run.data`: the same
+and pipeline that training used for validation (:mod:`cnnspec.run.data`, :mod:`cnnspec.run.pipeline`: the same
 scan and refusals, class order, colour mode, resize and uint8 rounding),
 predicts every image once and scores the predictions.  :func:`scores` is the
 pure arithmetic, and :func:`plot_confusion` draws the matrix.
@@ -221,7 +221,7 @@ def _predict(model: Any, dplan: DataPlan, batch_size: int) -> tuple[list[int], A
     """True labels and model outputs of every image, in the loader's order."""
     import numpy as np
 
-    from cnnspec.run.data import load_folder, pipeline, readable_dir
+    from cnnspec.run.pipeline import load_folder, pipeline, readable_dir
 
     with readable_dir(dplan.train) as folder:
         images = load_folder(folder, dplan, seed=0, subset=None, shuffle=False)

@@ -22,9 +22,10 @@ from typing import Any
 from cnnspec import atomic
 from cnnspec.network.checker import CheckedSpec
 from cnnspec.notation.ir import Spec
-from cnnspec.run.data import DataPlan, open_datasets
+from cnnspec.run.data import DataPlan
 from cnnspec.run.metrics import plot_curves, summarize
 from cnnspec.run.options import SGD_MOMENTUM, RunResult, Status, TrainError, TrainOptions
+from cnnspec.run.pipeline import open_datasets
 from cnnspec.run.progress import COLUMNS, Reporter
 from cnnspec.run.rundir import (
     CHECKPOINT_KERAS,
