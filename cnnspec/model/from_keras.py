@@ -29,19 +29,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from cnnspec.errors import UserError
-from cnnspec.notation.ir import (
-    Augment,
-    Conv,
-    Dense,
-    Dropout,
-    GlobalPool,
-    Head,
-    InputShape,
-    NoPool,
-    Pool,
-    Span,
-    Spec,
-)
+from cnnspec.notation.ir import Augment, Conv, Dense, Dropout, GlobalPool, Head, InputShape, NoPool, Pool, Span, Spec
 from cnnspec.notation.vocabulary import (
     ACTIVATION_BY_KERAS_NAME,
     AUGMENT_CLASSES,
