@@ -55,7 +55,8 @@ _IGNORED_KEYS = {"name", "trainable", "dtype", "seed", "batch_shape", "batch_inp
 _BN_DEFAULTS = {"axis": -1, "epsilon": 0.001, "center": True, "scale": True, "momentum": 0.99}
 #: Layers that only apply an activation: the hint says where the activation goes instead.
 _ACTIVATION_LAYERS = {"Activation", "ReLU", "ELU", "Softmax", "LeakyReLU"}
-_SPAN = Span(line=1, column=1)
+#: Every node here is read from a Keras model, not from text: it points nowhere (Span.invented).
+_SPAN = Span.invented("the Keras model")
 
 
 class NotExpressible(UserError, ValueError):
