@@ -21,9 +21,9 @@ def _note(message: str) -> None:
 
 
 def _quiet_tensorflow() -> None:
-    import os
+    from cnnspec.cli.quiet import quiet_tensorflow
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow()  # without its start-up lines
 
 
 def export(

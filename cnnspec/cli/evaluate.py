@@ -7,7 +7,6 @@ this module too and must stay instant.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -42,7 +41,9 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON instead of tables.")] = False,
 ) -> None:
     """Score a trained run on a test folder: accuracy, per-class precision/recall/F1, confusion matrix."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    from cnnspec.cli.quiet import quiet_tensorflow
+
+    quiet_tensorflow()  # TensorFlow, once imported, without its start-up lines
     from rich.markup import escape
 
     from cnnspec.run.evaluate import evaluate as evaluate_run

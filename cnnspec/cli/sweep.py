@@ -5,7 +5,6 @@ Nothing heavy is imported at module level.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -75,7 +74,9 @@ def sweep(
     interrupted one.  Exit 0 when every spec trained, 1 when one was invalid
     or failed, 128+N after signal N.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from cnnspec.cli.quiet import quiet_tensorflow
+
+    quiet_tensorflow()  # TensorFlow, once imported, without its start-up lines
     from cnnspec.cli.common import train_options
     from cnnspec.run.sweep import NoValidSpecError
     from cnnspec.run.sweep import sweep as run_sweep

@@ -7,7 +7,6 @@ this module too and must stay instant.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -144,7 +143,9 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per event (per epoch).")] = False,
 ) -> None:
     """Train a spec on an image folder; write a run directory (model, history, curves, metrics)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    from cnnspec.cli.quiet import quiet_tensorflow
+
+    quiet_tensorflow()  # TensorFlow, once imported, without its start-up lines
     progress: ProgressMode = "json" if as_json else "quiet" if quiet else "rich"
     if resume is not None:
         if path is not None or spec is not None or data is not None:
