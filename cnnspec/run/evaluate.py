@@ -204,6 +204,21 @@ def _test_plan(test: FolderScan, run: RunRecord, skip_bad: bool) -> DataPlan:
     )
 
 
+def _seen_note(test: FolderScan, run: RunRecord) -> str | None:
+    """A note when the "test" folder is data the run learnt from or was selected on (same fingerprint)."""
+    if run.data is None:
+        return None
+    if test.fingerprint == run.data.fingerprint:
+        return (
+            "these are the images the run was trained on (its validation split included): "
+            "the accuracy is not a test score; give a folder the run has not seen"
+        )
+    val = (run.data.model_extra or {}).get("val")
+    if isinstance(val, dict) and test.fingerprint == val.get("fingerprint"):
+        return "these are the run's validation images (its best epoch was chosen on them): not a test score"
+    return None
+
+
 def _notes(test: FolderScan, shape: Sequence[int]) -> list[str]:
     notes = []
     h, w, c = shape
@@ -290,7 +305,8 @@ def evaluate(
         images=len(labels),
         seconds=round(seconds, 3),
         run_status=run.status,
-        notes=[n for n in (unfinished_note(run, run_dir),) if n] + _notes(test, run.input_shape or []),
+        notes=[n for n in (unfinished_note(run, run_dir), _seen_note(test, run)) if n]
+        + _notes(test, run.input_shape or []),
     )
     if save:
         png = Path(out_png) if out_png is not None else run_dir / CONFUSION_PNG
