@@ -8,10 +8,11 @@ cannot be written (its folder is a file, say) raises :class:`WriteError`, an
 
 from __future__ import annotations
 
+import glob
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -74,6 +75,19 @@ def atomic_path(target: Path | str, suffix: str = "") -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def remove_leftovers(folder: Path | str, names: Iterable[str]) -> list[Path]:
+    """Delete the temporary files that :func:`atomic_path` left in ``folder`` for the targets
+    ``names`` when its process was killed (SIGKILL, a power cut: no ``finally`` ran), and return
+    them.  Only names this module makes (``.{name}.XXXXXXXX{suffix}``) are touched."""
+    removed = []
+    for name in names:
+        for leftover in Path(folder).glob(f".{glob.escape(name)}.*"):
+            if leftover.is_file():
+                leftover.unlink(missing_ok=True)
+                removed.append(leftover)
+    return removed
 
 
 def _mode_for(target: Path) -> int:

@@ -157,10 +157,15 @@ def test_from_keras_onnx_file(tmp_path: Path) -> None:
 
 
 def test_from_keras_unreadable_message_is_whole(tmp_path: Path) -> None:
+    import zipfile
+
     import keras
 
+    # A zip that is no Keras model: Keras' own message, in full.  (A file that is no zip at all
+    # got Keras' "File not found" for a file that exists; cnnspec says what is wrong instead.)
     bad = tmp_path / "bad.keras"
-    bad.write_bytes(b"not a zip file")
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("config.json", "not json")
     try:
         keras.saving.load_model(bad, compile=False)
     except Exception as exc:  # what Keras says, in full

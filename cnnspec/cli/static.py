@@ -60,6 +60,8 @@ def check(
     # An exported .onnx file is binary: _check_any reads its spec from the metadata.
     text, origin = ("", path) if path and path.endswith(".onnx") and spec is None else read_source(path, spec)
     results = _check_any(text, origin, shape_option(input_shape), classes)
+    if not results:  # a Markdown file without a cnn block: silence would read as "all valid"
+        fail(f"no cnn blocks found in {origin}", EXIT_INVALID, "a spec goes in a fenced block that opens with ```cnn")
     if chosen is Format.github:
         from cnnspec.display.github import workflow_commands
 

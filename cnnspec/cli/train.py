@@ -168,7 +168,8 @@ def train(
     if result.status == "interrupted":
         if progress != "quiet":
             console(stderr=True).print(
-                f"[yellow]interrupted after {result.epochs_completed} epochs;[/] continue with "
+                f"[yellow]interrupted after {result.epochs_completed} "
+                f"epoch{'' if result.epochs_completed == 1 else 's'};[/] continue with "
                 f"cnnspec train --resume {result.run_dir}",
                 markup=True,
             )

@@ -113,8 +113,14 @@ def _load_run(run_dir: Path, model_path: Path | None = None) -> Source:
 
 
 def load_keras(path: Path) -> keras.Model:
+    """The Keras model in ``path``, or :class:`ExportError` saying why it is none."""
+    import zipfile
+
     import keras
 
+    # Keras answers "File not found" for a file that exists but is no zip: say what is wrong.
+    if Path(path).suffix.lower() == ".keras" and Path(path).is_file() and not zipfile.is_zipfile(path):
+        raise ExportError(f"cannot load {path}: not a readable Keras model (not a zip archive, which a .keras file is)")
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as exc:  # zip, h5, json and deserialization errors alike

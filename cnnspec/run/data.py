@@ -25,7 +25,15 @@ from typing import TYPE_CHECKING, Optional
 from pydantic import BaseModel, ConfigDict
 
 from cnnspec.errors import UserError
-from cnnspec.run.images import ALPHA_MODES, COLOR_MODES, GRAY_MODES, IMAGE_EXTENSIONS, probe
+from cnnspec.run.images import (
+    ALPHA_MODES,
+    COLOR_MODES,
+    GRAY_MODES,
+    IMAGE_EXTENSIONS,
+    KIND_OF_CHANNELS,
+    kinds,
+    probe,
+)
 
 if TYPE_CHECKING:
     pass
@@ -112,7 +120,13 @@ class FolderScan(BaseModel):
         sizes = ", ".join(f"{s} ({n})" if len(self.sizes) > 1 else s for s, n in _top(self.sizes, 3))
         if len(self.sizes) > 3:
             sizes += f", ... ({len(self.sizes)} sizes)"
-        colour = {1: "grayscale", 3: "colour", 4: "with alpha"}[self.channels]
+        by_kind = kinds(self.modes)
+        # A mix is said as a mix: "colour" alone hid that most images were grayscale.
+        colour = (
+            " and ".join(f"{k} ({n})" for k, n in by_kind.items())
+            if len(by_kind) > 1
+            else KIND_OF_CHANNELS[self.channels]
+        )
         text = f"{len(self.class_names)} classes, {self.total} images, {sizes} {colour}"
         if self.bad:
             text += f", {len(self.bad)} not decodable"
@@ -307,6 +321,8 @@ def _data_shape(train: FolderScan, val: FolderScan | None) -> tuple[int, int, in
     all_sizes = Counter(train.sizes) + (Counter(val.sizes) if val else Counter())
     if size is None or len(all_sizes) > 1:
         seen = ", ".join(f"{s} ({n})" for s, n in _top(dict(all_sizes), 4))
+        if len(all_sizes) > 4:
+            seen += f", …and {len(all_sizes) - 4} more"
         raise DataError(
             f"the images have {len(all_sizes)} different sizes ({seen}) and the spec has no I: to resize them to",
             "write I: HxWxC in the spec (for instance I: 64x64x3)",

@@ -221,12 +221,14 @@ def _seen_note(test: FolderScan, run: RunRecord) -> str | None:
 
 def _notes(test: FolderScan, shape: Sequence[int]) -> list[str]:
     notes = []
-    h, w, c = shape
+    h, w, _ = shape
     other = {s: n for s, n in test.sizes.items() if s != f"{h}x{w}"}
     if other:
         notes.append(f"{sum(other.values())} images are not {h}x{w}: resized on load, as in training")
-    if test.channels != c:
-        notes.append(f"the images have {test.channels} channels, the model {c}: converted on load")
+    from cnnspec.run.images import conversions
+
+    # Per kind, not per folder: a mostly grayscale folder with a few colour images is both.
+    notes += [f"{n} on load, as in training" for n in conversions({}, test.modes, shape) if "converted" in n]
     if test.bad:
         notes.append(f"{len(test.bad)} files that are not decodable images were skipped")
     return notes

@@ -13,6 +13,7 @@ Pure Python; Pillow and numpy are imported inside the functions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,14 +76,61 @@ def to_gray(img: Any) -> Any:
     return img.convert("L")
 
 
+#: What the loader calls an image of a channel count, in messages.
+KIND_OF_CHANNELS = {1: "grayscale", 3: "colour", 4: "with alpha"}
+
+
+def colour_kind(mode: str) -> str:
+    """``grayscale``, ``with alpha`` or ``colour``: how the loader counts a Pillow mode."""
+    if mode in GRAY_MODES:
+        return "grayscale"
+    return "with alpha" if mode in ALPHA_MODES else "colour"
+
+
+def kinds(modes: dict[str, int]) -> dict[str, int]:
+    """Images per colour kind (see :func:`colour_kind`), most first."""
+    out: dict[str, int] = {}
+    for mode, n in modes.items():
+        out[colour_kind(mode)] = out.get(colour_kind(mode), 0) + n
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _images(n: int) -> str:
+    return "1 image" if n == 1 else f"{n} images"
+
+
+def conversions(sizes: dict[str, int], modes: dict[str, int], shape: Sequence[int]) -> list[str]:
+    """What loading does to a folder's images for a model input ``HxWxC``: one phrase per change,
+    ``12 images resized to 8x8``, ``40 colour images converted to grayscale``; none when nothing changes."""
+    h, w, c = shape
+    out = []
+    resized = sum(n for size, n in sizes.items() if size != f"{h}x{w}")
+    if resized:
+        out.append(f"{_images(resized)} resized to {h}x{w}")
+    target = KIND_OF_CHANNELS[c]
+    for kind, n in kinds(modes).items():
+        if kind != target:
+            what = "image" if n == 1 else "images"
+            out.append(
+                f"{n} {what} {kind} converted to {target}"
+                if kind == "with alpha"
+                else f"{n} {kind} {what} converted to {target}"
+            )
+    return out
+
+
 __all__ = [
     "ALPHA_MODES",
     "COLOR_MODES",
     "COLOURLESS_MODES",
     "GRAY_MODES",
     "IMAGE_EXTENSIONS",
+    "KIND_OF_CHANNELS",
     "PREDICT_EXTENSIONS",
     "TF_FORMATS",
+    "colour_kind",
+    "conversions",
+    "kinds",
     "probe",
     "to_gray",
     "to_rgb",

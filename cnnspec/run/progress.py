@@ -99,30 +99,48 @@ class RichReporter(Reporter):
         self._task: Any = None
         self._last = 0.0
 
+    def _field(self, label: str, text: str) -> None:
+        """``  label   text``, wrapped at words under the text (a terminal breaks words, mid-path too)."""
+        import textwrap
+
+        width = max(40, self.console.width)
+        lead = f"  {label:<8}"
+        lines = textwrap.wrap(
+            text, width, initial_indent=lead, subsequent_indent=" " * len(lead), break_long_words=False,
+            break_on_hyphens=False,
+        )  # fmt: skip
+        for line in lines or [lead.rstrip()]:
+            self.console.print(line, markup=False, highlight=False)
+
     def start(self, info: dict[str, Any]) -> None:
         from rich.markup import escape
 
         c = self.console
         shape = "x".join(str(d) for d in info["input_shape"])
-        c.print(f"[bold]train[/] {info['name']}  [dim]→ {info['run_dir']}[/]")
-        c.print(f"  data    {escape(info['data'])}")
+        c.print(f"[bold]train[/] {escape(info['name'])}  [dim]→ {escape(info['run_dir'])}[/]")
+        self._field("data", info["data"])
         if info.get("counts"):
             from cnnspec.run.data import count_line
 
-            c.print(f"  classes {escape(count_line(info['counts']))}")
+            self._field("classes", count_line(info["counts"]))
             if info.get("val_counts"):
-                c.print(f"          validation: {escape(count_line(info['val_counts']))}")
-        c.print(f"  split   {info['n_train']} training, {info['n_val']} validation images")
-        c.print(f"  model   input {shape}, {info['classes']} classes, {info['params']:,} params, {info['macs']:,} MACs")
+                self._field("", f"validation: {count_line(info['val_counts'])}")
+        self._field("split", f"{info['n_train']} training, {info['n_val']} validation images")
+        if info.get("converted"):
+            self._field("load", "; ".join(info["converted"]))
+        self._field(
+            "model", f"input {shape}, {info['classes']} classes, {info['params']:,} params, {info['macs']:,} MACs"
+        )
         s = info["settings"]
         extra = "".join(f", {k.replace('_', ' ')}" for k in ("mixed_precision", "jit") if s.get(k)) + (
             f", {s['distribute']}" if s.get("distribute") else ""
         )
-        c.print(
-            f"  fit     {s['optimizer']} lr {s['lr']:g}, batch {s['batch_size']}, epochs {info['epochs']}"
+        self._field(
+            "fit",
+            f"{s['optimizer']} lr {s['lr']:g}, batch {s['batch_size']}, epochs {info['epochs']}"
             + (f" (from {info['initial_epoch']})" if info["initial_epoch"] else "")
             + (f", patience {s['patience']}" if s.get("patience") else "")
-            + extra
+            + extra,
         )
 
     def epoch_start(self, epoch: int, epochs: int, steps: int) -> None:
@@ -176,13 +194,20 @@ class RichReporter(Reporter):
         m = summary["metrics"]
         history = summary["history"]
         if history:
-            table = Table(title=f"{summary['status']}: {m['epochs_completed']} epochs", title_justify="left")
+            n = m["epochs_completed"]
+            table = Table(title=f"{summary['status']}: {n} epoch{'' if n == 1 else 's'}", title_justify="left")
+            table.add_column("")
             for col in COLUMNS[:-1]:
                 table.add_column(col, justify="right")
+            # Every epoch was printed as it ended: the table keeps the best and the final one.
             best_epoch = m["best"]["val_accuracy_epoch"]
-            for row in history:
-                style = "green" if row["epoch"] == best_epoch else None
-                table.add_row(*(_fmt(row[c], 1 if c == "seconds" else 4) for c in COLUMNS[:-1]), style=style)
+            by_epoch = {row["epoch"]: row for row in history}
+            picked = [("best", by_epoch.get(best_epoch)), ("final", history[-1])]
+            for label, row in picked:
+                if row is None or (label == "final" and row["epoch"] == best_epoch):
+                    continue
+                cells = (_fmt(row[c], 1 if c == "seconds" else 4) for c in COLUMNS[:-1])
+                table.add_row(label, *cells, style="green" if label == "best" else None)
             self.console.print(table)
             b = m["best"]
             self.console.print(

@@ -35,6 +35,7 @@ from cnnspec.run.options import RunResult, TrainError, TrainOptions
 from cnnspec.run.progress import ProgressMode, Reporter, make_reporter
 from cnnspec.run.rundir import (
     CLASS_NAMES_JSON,
+    RUN_FILES,
     RUN_JSON,
     RUNS_DIR,
     SPEC_CNN,
@@ -111,6 +112,13 @@ def check_against_data(spec: Spec, dplan: DataPlan) -> CheckedSpec:
 
 
 def check_channels(spec: Spec, train: FolderScan) -> None:
+    """E406 when ``I:`` asks for other channels than every image has.  A folder that mixes kinds
+    (grayscale and colour) has no one count to disagree with: ``I:`` decides, and the start line
+    says what loading converts."""
+    from cnnspec.run.images import kinds
+
+    if spec.input is not None and len(kinds(train.modes)) > 1:
+        return
     if spec.input is not None and spec.input.channels != train.channels:
         i = spec.input
         raise _diag(
@@ -172,6 +180,8 @@ def _start_event(session: RunRecorder, dplan: DataPlan, options: TrainOptions, i
         "counts": dict(dplan.train.counts),
         "val_counts": dict(dplan.val.counts) if dplan.val is not None else None,
         "input_shape": list(dplan.image_shape),
+        # What loading changes (resizing to the spec's I:, colour conversions): said, not silent.
+        "converted": load_conversions(dplan),
         "params": session.checked.total_params,
         "macs": session.checked.macs,
         "epochs": options.epochs,
@@ -179,6 +189,18 @@ def _start_event(session: RunRecorder, dplan: DataPlan, options: TrainOptions, i
         "steps": math.ceil(dplan.n_train / options.batch_size),
         "settings": run.settings,
     }
+
+
+def load_conversions(dplan: DataPlan) -> list[str]:
+    """What loading changes in the images of a plan (resizing, colour), one phrase each."""
+    from collections import Counter
+
+    from cnnspec.run.images import conversions
+
+    scans = [dplan.train] + ([dplan.val] if dplan.val is not None else [])
+    sizes = sum((Counter(s.sizes) for s in scans), Counter())
+    modes = sum((Counter(s.modes) for s in scans), Counter())
+    return conversions(dict(sizes), dict(modes), dplan.image_shape)
 
 
 def _settings(options: TrainOptions, run_dir: Path) -> dict[str, Any]:
@@ -289,6 +311,8 @@ def resume(
         spec = parse(run.spec, str(run_dir / SPEC_CNN))
     except SpecError as exc:
         raise damaged(run_dir / RUN_JSON, f"its spec does not parse ({exc.diagnostics[0].message})") from None
+    # A run killed outright (SIGKILL) mid-write leaves a hidden temporary beside the checkpoint.
+    atomic.remove_leftovers(run_dir, RUN_FILES)
     done = read_state(run_dir).epoch
     history = read_completed_history(run_dir, done)
     checkpoint = checkpoint_to_resume(run_dir, done)
