@@ -6,9 +6,10 @@ one shell.  This test does the same in a ``git clone`` of this repository (the c
 with two liberties, both for CI time: the set-up's ``python3 -m venv … && pip install …`` prefix
 is dropped (the test already runs in such an environment, and the clone's package comes first on
 ``PYTHONPATH``), and the block that runs the test suite is left to ``.ci/run``, which runs it
-verbatim.  A ``console`` block's ``$`` lines are the commands; when the block also shows their
-output, the output must be what the command prints.  A command may fail only where its block
-shows it failing (an ``invalid: …`` line).  Minutes: two short training runs.
+verbatim.  Blocks of other tools (see ``TOOLS``) are skipped.  A ``console`` block's ``$`` lines
+are the commands; when the block also shows their output, the output must be what the command
+prints.  A command may fail only where its block shows it failing (an ``invalid: …`` or
+``::error`` line).  Minutes: two short training runs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 FENCE = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.S | re.M)
 SETUP = re.compile(r"^(python3 -m venv \S+|\. \S+/bin/activate|pip install .*)$")
+#: The programs a block may run here; a console block that runs others (``npm``, ``code``: the
+#: editors' set-ups, which need their tools and the network) is left to its own checks.
+TOOLS = {"cnnspec", "python", "python3", "pytest", "git", "printf", "cat", "ls"}
 #: What the README's test block runs; .ci/run runs that very line (not this test, recursively).
 SUITE = "pytest -n 2"
 #: The README's headline: "reaches **98.3 % validation accuracy**".
@@ -60,7 +64,10 @@ def _console_steps(where: str, body: str) -> list[Step]:
             steps.append(Step(where, line[2:], "", False))
         elif steps:
             prev = steps[-1]
-            steps[-1] = Step(where, prev.command, f"{prev.shown}{line}\n", prev.may_fail or line.startswith("invalid"))
+            failing = line.startswith(("invalid", "::error"))
+            steps[-1] = Step(where, prev.command, f"{prev.shown}{line}\n", prev.may_fail or failing)
+    if any(s.command.split()[0] not in TOOLS for s in steps):
+        return []  # another tool's set-up (npm, VS Code): its own checks hold it
     return steps
 
 
