@@ -6,6 +6,7 @@ Fast: the reporter is fed the events training sends, folders are a few PNGs, not
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -218,3 +219,57 @@ def test_mixed_folder_with_a_1_channel_spec_is_not_refused_as_colour(tmp_path):
 
     with pytest.raises(SpecError):  # a folder all colour still disagrees with a 1-channel I:
         check_channels(parse("I: 8x8x1 C: 4 D: 4R"), scan(tmp_path / "rgb"))
+
+
+# --- predict: RGBA models, one bad file among good ones, a folder's summary and formats ----------
+
+
+@pytest.fixture(scope="module")
+def rgba_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An (untrained) 4-channel model as a lone .keras file: enough to predict with."""
+    import cnnspec
+
+    path = tmp_path_factory.mktemp("rgba") / "rgba.keras"
+    cnnspec.build(cnnspec.parse("I: 8x8x4 C: 4 D: 4R O: 2")).save(path)
+    return path
+
+
+def _rgba_folder(root: Path) -> Path:
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGBA", (8, 8), (40 * i, 90, 200, 128)).save(root / name / f"{i}.png")
+    return root
+
+
+def test_model_trained_on_rgba_predicts_rgba_images(rgba_model, tmp_path):
+    folder = _rgba_folder(tmp_path / "imgs")
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(folder / "a" / "rgb.png")
+    run = run_cli(["predict", str(rgba_model), str(folder), "--json"])
+    assert run.exit_code == 0, run.output
+    got = json.loads(run.output[run.output.index("[") :])
+    assert len(got) == 5 and all(len(g["predictions"]) == 2 for g in got)
+    rgb = next(g for g in got if g["image"].endswith("rgb.png"))
+    assert rgb["notes"] == ["converted RGB image to RGBA (opaque) for a 4-channel model"]
+
+
+def test_one_bad_file_in_a_folder_does_not_stop_the_prediction(rgba_model, tmp_path):
+    folder = _rgba_folder(tmp_path / "imgs")
+    (folder / "b" / "broken.png").write_bytes(b"\x89PNG not really")
+    run = run_cli(["predict", str(rgba_model), str(folder), "--format", "csv"])
+    assert run.exit_code == 1, run.output  # one failed
+    lines = run.output.splitlines()
+    assert sum(1 for line in lines if line.startswith("error: ") and "broken.png" in line) == 1, run.output
+    assert "1 file failed; the others were predicted" in run.output
+    rows = [line for line in lines if line.startswith(str(folder))]
+    assert len(rows) == 4 * 2 and "image,rank,class,index,probability" in lines  # 4 good images, top 2
+    skipped = run_cli(["predict", str(rgba_model), str(folder), "--skip-bad"])
+    assert skipped.exit_code == 0, skipped.output
+    assert "skipped: " in skipped.output and "broken.png" in skipped.output
+    assert "summary: 4 images by predicted class" in skipped.output
+
+
+def test_predict_format_is_checked(rgba_model, tmp_path):
+    folder = _rgba_folder(tmp_path / "imgs")
+    assert run_cli(["predict", str(rgba_model), str(folder), "--format", "xml"]).exit_code == 2
+    assert run_cli(["predict", str(rgba_model), str(folder), "--format", "csv", "--json"]).exit_code == 2

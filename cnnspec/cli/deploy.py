@@ -85,11 +85,26 @@ def predict(
     ],
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many classes to show per image.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    output_format: Annotated[
+        Optional[str],
+        typer.Option("--format", help="table, json or csv (--json is --format json).", show_default=False),
+    ] = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Leave out files that are not decodable images (exit 0).")
+    ] = False,
 ) -> None:
-    """Top-k classes of each image, with probabilities."""
-    from cnnspec.deploy.predict import image_files, open_model
-    from cnnspec.deploy.predict import predict as do_predict
+    """Top-k classes of each image, with probabilities.
 
+    A file that cannot be decoded gets its own error, and the other images their results;
+    the exit is 1 when any failed (0 with --skip-bad, which notes them instead).
+    """
+    from cnnspec.deploy.predict import image_files, open_model, predict_each
+
+    chosen = output_format or ("json" if as_json else "table")
+    if chosen not in ("table", "json", "csv"):
+        fail(f"--format {output_format}: expected table, json or csv")
+    if as_json and chosen != "json":
+        fail("give either --json or --format, not both")
     if not Path(model).exists():
         fail(f"no such model: {model}")
     missing = [p for p in images if not Path(p).exists()]
@@ -98,12 +113,46 @@ def predict(
     if not Path(model).suffix.lower() == ".onnx":
         _quiet_tensorflow()
     files, notes = run_or_exit(lambda: image_files(images))
-    results = run_or_exit(lambda: do_predict(open_model(model), files, top_k))  # PredictError, or ExportError
+    results, errors = run_or_exit(lambda: predict_each(open_model(model), files, top_k))  # PredictError, ExportError
     for note in notes:
         _note(note)
-    if as_json:
+    _show_predictions(results, chosen, summary=len(files) > 1)
+    _show_bad(errors, skip_bad)
+    if errors and not skip_bad:
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _show_bad(errors: list, skip_bad: bool) -> None:
+    """One line per file that could not be decoded: an error, or with --skip-bad a note."""
+    from rich.markup import escape
+
+    err = console(stderr=True)
+    for exc in errors:
+        label = "[yellow]skipped:[/]" if skip_bad else "[bold red]error:[/]"
+        err.print(f"{label} {escape(exc.message)}", markup=True, highlight=False)
+    if errors:
+        shown = "left out (--skip-bad)" if skip_bad else "failed; the others were predicted"
+        err.print(f"{len(errors)} file{'s' * (len(errors) > 1)} {shown}", markup=False, highlight=False)
+
+
+def _show_predictions(results: list, chosen: str, summary: bool) -> None:
+    if chosen == "json":
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
         return
+    if chosen == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["image", "rank", "class", "index", "probability"])
+        for r in results:
+            for rank, c in enumerate(r.top, 1):
+                writer.writerow([r.image, rank, c.name, c.index, f"{c.probability:.6f}"])
+        typer.echo(buf.getvalue(), nl=False)
+        return
+    from collections import Counter
+
     from rich.table import Table
 
     out = console()
@@ -116,6 +165,14 @@ def predict(
         table.add_column(r.kind, justify="right")
         for rank, c in enumerate(r.top, 1):
             table.add_row(str(rank), c.name, f"{c.probability:.4f}")
+        out.print(table)
+    if summary and results:
+        counts = Counter(r.top[0].name for r in results)
+        table = Table(title=f"summary: {len(results)} images by predicted class", title_justify="left", show_edge=False)
+        table.add_column("class")
+        table.add_column("images", justify="right")
+        for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            table.add_row(name, str(n))
         out.print(table)
 
 

@@ -110,10 +110,14 @@ def load_image(path: str | Path, shape: tuple[int, int, int]) -> Image:
                 if gray:
                     notes.append(f"converted grayscale ({mode}) image to RGB for a 3-channel model")
                 img = to_rgb(img)
+            elif channels == 4:  # as training's loader reads a 4-channel model's images: RGBA
+                if mode not in ("RGBA", "LA", "PA") and not (mode == "P" and "transparency" in img.info):
+                    notes.append(f"converted {mode} image to RGBA (opaque) for a 4-channel model")
+                # 16-bit and float gray are scaled onto 0-255 first, as for the other models.
+                source: Any = to_gray(img) if gray and mode != "LA" else img
+                img = source.convert("RGBA")
             else:
-                raise PredictError(
-                    f"the model takes {channels} channels; only 1 (grayscale) and 3 (RGB) images can be decoded"
-                )
+                raise PredictError(f"the model takes {channels} channels; images have 1, 3 or 4")
             if img.size != (width, height):
                 notes.append(f"resized from {img.size[1]}x{img.size[0]} to {height}x{width}")
                 img = img.resize((width, height), PILImage.Resampling.BILINEAR)
@@ -125,6 +129,18 @@ def load_image(path: str | Path, shape: tuple[int, int, int]) -> Image:
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     return Image(str(path), pixels, notes)
+
+
+def load_each(paths: Sequence[str | Path], shape: tuple[int, int, int]) -> tuple[list[Image], list[PredictError]]:
+    """Decode every image that can be; the others' errors, one per file, in order."""
+    images: list[Image] = []
+    errors: list[PredictError] = []
+    for p in paths:
+        try:
+            images.append(load_image(p, shape))
+        except PredictError as exc:
+            errors.append(exc)
+    return images, errors
 
 
 def load_images(paths: Sequence[str | Path], shape: tuple[int, int, int]) -> list[Image]:
@@ -321,16 +337,19 @@ def probabilities(raw: np.ndarray, info: ModelInfo) -> tuple[np.ndarray, list[st
     return values, names, kind
 
 
-def predict(model: Model | str | Path, images: Sequence[str | Path], top_k: int = 3) -> list[Prediction]:
-    """Top-``top_k`` classes of each image.
+def predict_each(
+    model: Model | str | Path, images: Sequence[str | Path], top_k: int = 3
+) -> tuple[list[Prediction], list[PredictError]]:
+    """Like :func:`predict`, but a file that cannot be decoded costs only its own result: the
+    predictions of the others, and one error per bad file."""
+    m = open_model(model) if isinstance(model, (str, Path)) else model
+    decoded, errors = load_each(list(images), m.info.input_shape)
+    return _rank(m, decoded, top_k), errors
 
-    >>> predict("model.onnx", ["cat.png"])[0].top[0].name  # doctest: +SKIP
-    'cat'
-    """
+
+def _rank(m: Model, decoded: list[Image], top_k: int) -> list[Prediction]:
     import numpy as np
 
-    m = open_model(model) if isinstance(model, (str, Path)) else model
-    decoded = load_images(list(images), m.info.input_shape)
     if not decoded:
         return []
     batch = np.stack([img.pixels for img in decoded]).astype(np.float32)
@@ -343,6 +362,16 @@ def predict(model: Model | str | Path, images: Sequence[str | Path], top_k: int 
     return out
 
 
+def predict(model: Model | str | Path, images: Sequence[str | Path], top_k: int = 3) -> list[Prediction]:
+    """Top-``top_k`` classes of each image.
+
+    >>> predict("model.onnx", ["cat.png"])[0].top[0].name  # doctest: +SKIP
+    'cat'
+    """
+    m = open_model(model) if isinstance(model, (str, Path)) else model
+    return _rank(m, load_images(list(images), m.info.input_shape), top_k)
+
+
 __all__ = [
     "Image",
     "ModelInfo",
@@ -351,9 +380,11 @@ __all__ = [
     "Prediction",
     "find_images",
     "image_files",
+    "load_each",
     "load_image",
     "load_images",
     "open_model",
     "predict",
+    "predict_each",
     "probabilities",
 ]
