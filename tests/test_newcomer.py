@@ -273,3 +273,18 @@ def test_predict_format_is_checked(rgba_model, tmp_path):
     folder = _rgba_folder(tmp_path / "imgs")
     assert run_cli(["predict", str(rgba_model), str(folder), "--format", "xml"]).exit_code == 2
     assert run_cli(["predict", str(rgba_model), str(folder), "--format", "csv", "--json"]).exit_code == 2
+
+
+def test_curves_png_has_a_title_and_marks_the_best_epoch(tmp_path):
+    """The picture carries the run's name and spec and a marker at the best epoch (looked at by
+    eye; here: it is drawn for one epoch and for many, and differs when the best epoch moves)."""
+    from cnnspec.run.metrics import plot_curves
+
+    one = tmp_path / "one.png"
+    plot_curves(HISTORY[:1], one, "digits", "I: 8x8x1 C: 16 D: 8R O: 10")
+    assert one.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    plot_curves(HISTORY, a, "digits", "I: 8x8x1 C: 16 D: 8R O: 10")
+    moved = [dict(r, val_accuracy=0.95 if r["epoch"] == 3 else r["val_accuracy"]) for r in HISTORY]
+    plot_curves(moved, b, "digits", "I: 8x8x1 C: 16 D: 8R O: 10")
+    assert a.read_bytes() != b.read_bytes()

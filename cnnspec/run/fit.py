@@ -53,6 +53,11 @@ class Interrupted(Exception):
 # --- the session: one process's share of a run ---------------------------------
 
 
+def _spec_of(run: Any) -> str:
+    """The spec a picture names: complete (``I:`` and ``O:``) when the run knows it."""
+    return str(getattr(run, "canonical_complete", None) or getattr(run, "canonical", None) or run.spec or "")
+
+
 class RunRecorder:
     """Records a run as it goes: the files of the run directory, the history,
     the best epoch and the stop request of a signal."""
@@ -123,7 +128,7 @@ class RunRecorder:
         metrics = self.metrics()
         write_record(self.run_dir / METRICS_JSON, Metrics.model_validate(metrics))
         if self.history:
-            plot_curves(self.history, self.run_dir / CURVES_PNG, self.run.name or "")
+            plot_curves(self.history, self.run_dir / CURVES_PNG, self.run.name or "", _spec_of(self.run))
         self.write_run(status)
         result = RunResult(
             run_dir=self.run_dir,
@@ -428,6 +433,8 @@ def fit(
             reporter.close()
             recorder.write_run("failed")
             if recorder.history:
-                plot_curves(recorder.history, recorder.run_dir / CURVES_PNG, recorder.run.name or "")
+                plot_curves(
+                    recorder.history, recorder.run_dir / CURVES_PNG, recorder.run.name or "", _spec_of(recorder.run)
+                )
             raise
     return recorder.finish("completed", model)

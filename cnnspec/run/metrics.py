@@ -63,8 +63,10 @@ def _sig(x: float | None, digits: int = 6) -> float | None:
     return None if x is None else float(f"{x:.{digits}g}")
 
 
-def plot_curves(history: list[dict[str, float]], path: Path, title: str = "") -> None:
-    """``curves.png``: loss and accuracy per epoch, training against validation."""
+def plot_curves(history: list[dict[str, float]], path: Path, title: str = "", spec: str = "") -> None:
+    """``curves.png``: loss and accuracy per epoch, training against validation; titled with
+    the run's name and spec, the best epoch (``metrics.json``'s: the first of the highest
+    validation accuracy) marked on both panels.  Each panel's x axis spans the run's own epochs."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -72,20 +74,29 @@ def plot_curves(history: list[dict[str, float]], path: Path, title: str = "") ->
     from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in history]
-    fig = Figure(figsize=(9, 3.6), dpi=100)
+    best = max(history, key=lambda r: r["val_accuracy"])  # first of equals, as summarize()
+    fig = Figure(figsize=(9, 4.0), dpi=100)
     for ax, key, label in (
         (fig.add_subplot(1, 2, 1), "loss", "loss"),
         (fig.add_subplot(1, 2, 2), "accuracy", "accuracy"),
     ):
         ax.plot(epochs, [r[key] for r in history], "o-", label=f"training {label}")
         ax.plot(epochs, [r[f"val_{key}"] for r in history], "o-", label=f"validation {label}")
+        ax.axvline(best["epoch"], color="tab:green", linestyle="--", linewidth=1, label=f"best epoch ({best['epoch']})")
+        if key == "accuracy":
+            ax.plot([best["epoch"]], [best["val_accuracy"]], marker="*", markersize=14, color="tab:green")
+            ax.annotate(
+                f"{best['val_accuracy']:.4f}", (best["epoch"], best["val_accuracy"]), textcoords="offset points",
+                xytext=(-9, -16), ha="right", color="tab:green",
+            )  # fmt: skip
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend()
-    if title:
-        fig.suptitle(title)
+        ax.legend(fontsize="small")
+    heading = " · ".join(t for t in (title, spec) if t)
+    if heading:
+        fig.suptitle(heading if len(heading) <= 110 else heading[:109] + "…", fontsize="medium")
     fig.tight_layout()
     atomic.write_with(path, lambda p: fig.savefig(p, format="png"), suffix=".png")
 
