@@ -288,3 +288,20 @@ def test_curves_png_has_a_title_and_marks_the_best_epoch(tmp_path):
     moved = [dict(r, val_accuracy=0.95 if r["epoch"] == 3 else r["val_accuracy"]) for r in HISTORY]
     plot_curves(moved, b, "digits", "I: 8x8x1 C: 16 D: 8R O: 10")
     assert a.read_bytes() != b.read_bytes()
+
+
+# --- report (looked at rendered by headless Chromium; these hold what was fixed) ----------------
+
+
+@pytest.mark.slow
+def test_report_spec_column_keeps_the_i_and_o_that_run_json_has(small_run, tmp_path):
+    from cnnspec.report.table import load_run
+    from cnnspec.report.writers import write_report
+
+    run, _ = small_run
+    row = load_run(run)
+    assert row.spec.startswith("I: 12x12x1 ") and row.spec.endswith(" O: 2"), row.spec
+    _, written = write_report([run], tmp_path / "report.html", plots=True)
+    page = written[0].read_text()
+    assert "max-width:360px" not in page  # network pictures at a readable size, not hover-only thumbnails
+    assert "O: 2" in page

@@ -34,25 +34,32 @@ def pareto_png(report: Report) -> bytes | None:
     def xy(rows: list[Row]) -> tuple[list[int], list[float]]:
         return [int(r.params or 0) for r in rows], [float(r.best_val_accuracy or 0.0) for r in rows]
 
-    fig = Figure(figsize=(7, 4.5), dpi=100)
+    fig = Figure(figsize=(8.5, 4.5), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
     xs, ys = xy(scored)
-    ax.scatter(xs, ys, color="#888", zorder=2)
+    ax.scatter(xs, ys, color="#888", zorder=2, clip_on=False)
     fx, fy = xy(pareto_front(report.rows))
     ax.step(fx, fy, where="post", color="C0", label="Pareto front", zorder=1)
-    ax.scatter(fx, fy, color="C0", zorder=3)
+    ax.scatter(fx, fy, color="C0", zorder=3, clip_on=False)
+    # Runs at the same point share one label (they were printed on top of each other).
+    at: dict[tuple[int, float], list[str]] = {}
     for r, x, y in zip(scored, xs, ys, strict=True):
         label = marks(r).replace("⚠", "") + " " + r.name if (r.best or r.smallest) else r.name
-        ax.annotate(label.strip(), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        at.setdefault((x, y), []).append(label.strip())
+    for (x, y), labels in at.items():
+        text = ", ".join(labels) if len(labels) <= 3 else f"{', '.join(labels[:2])} +{len(labels) - 2} more"
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7, annotation_clip=False)
     best = report.best
     if best is not None and best.best_val_accuracy is not None:
         ax.axhline(best.best_val_accuracy - report.margin, color="C1", ls=":", lw=1, label=f"best − {report.margin:g}")
     if max(xs) > 10 * max(1, min(xs)):
         ax.set_xscale("log")
+    ax.margins(x=0.08, y=0.12)  # a point on an edge (accuracy 1.0, the largest model) is not cut
     ax.set_xlabel("parameters")
     ax.set_ylabel("best validation accuracy")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    # Outside the axes: inside, the dominated runs (lower right) hid under it.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     fig.tight_layout()
     return _figure_png(fig)
 
@@ -70,7 +77,8 @@ def curves_png(report: Report) -> bytes | None:
     cols = min(4, len(runs))
     rows = math.ceil(len(runs) / cols)
     fig = Figure(figsize=(2.6 * cols, 2.1 * rows + 0.4), dpi=100)
-    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    # Each panel spans its own run's epochs: a shared axis squeezed the short runs.
+    axes = fig.subplots(rows, cols, sharex=False, sharey=True, squeeze=False)
     for ax, r in zip(axes.flat, runs, strict=False):
         epochs = [h["epoch"] for h in r.history]
         ax.plot(epochs, [h.get("accuracy") for h in r.history], color="C0", lw=1.2, label="train")
@@ -82,7 +90,8 @@ def curves_png(report: Report) -> bytes | None:
         ax.set_visible(False)
     from matplotlib.ticker import MaxNLocator
 
-    axes.flat[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes.flat:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.flat[0].legend(fontsize=7)
     fig.supxlabel("epoch", fontsize=8)
     fig.supylabel("accuracy", fontsize=8)

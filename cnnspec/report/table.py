@@ -215,7 +215,8 @@ def load_run(run_dir: str | Path, window: int = WINDOW) -> Row:
     metrics = read_metrics(d) or Metrics()
     history = read_history(d / HISTORY_CSV)
     name = run.name or d.name
-    spec = run.canonical or (run.spec or "").strip()
+    # The complete form (I: and O: as the data decided them): the network that was trained.
+    spec = run.canonical_complete or run.canonical or (run.spec or "").strip()
     row = Row(name=str(name), run_dir=d, spec=str(spec), status=str(run.status or "unknown"), history=history)
     row.source = str(run.spec or run.canonical or "")
     row.input_shape = tuple(run.input_shape) if run.input_shape is not None else None

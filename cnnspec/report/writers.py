@@ -95,7 +95,8 @@ td.t,th.t{text-align:left}
 tr.best td{background:#eef7ee} tr.unstable td.status{color:#b00}
 code{font-size:12px}
 img{max-width:100%}
-td.net svg{max-width:360px;height:auto} td.net svg:hover{max-width:none}
+td:nth-child(2){white-space:nowrap} td:nth-child(3){min-width:15em}
+td.net svg{width:480px;max-width:none;height:auto}
 """
 
 
@@ -103,7 +104,8 @@ def html(report: Report, images: dict[str, bytes] | None = None, networks: Seque
     """A self-contained HTML page: every string from a spec or a path escaped, PNGs inline.
 
     ``networks`` holds, row by row, the run's picture as SVG text (from
-    :func:`network_svg`; ``None``: none), shown inline in a last column.
+    :func:`network_svg`; ``None``: none), shown inline in a last column at 480 px (its 9-11 px
+    labels were unreadable scaled down to a 360 px thumbnail).
     """
     text_cols = {1, 2, 10}
     headers = HEADERS + (("network",) if networks is not None else ())
