@@ -132,7 +132,7 @@ def test_images_have_5_different_sizes_says_and_1_more(tmp_path):
 def test_check_report_md_with_no_cnn_block_says_so(tmp_path):
     (tmp_path / "report.md").write_text("# A report\n\nNo specs here.\n\n```python\nprint(1)\n```\n")
     run = run_cli(["check", "report.md"], cwd=tmp_path)
-    assert run.exit_code == 1 and "no cnn blocks found in report.md" in run.output, run.output
+    assert run.exit_code == 0 and "no cnn blocks found in report.md" in run.output, run.output
 
 
 def test_export_junk_keras_does_not_say_file_not_found(tmp_path):
