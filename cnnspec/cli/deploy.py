@@ -93,11 +93,9 @@ def predict(
         bool, typer.Option("--skip-bad", help="Leave out files that are not decodable images (exit 0).")
     ] = False,
 ) -> None:
-    """Top-k classes of each image, with probabilities.
-
-    A file that cannot be decoded gets its own error, and the other images their results;
-    the exit is 1 when any failed (0 with --skip-bad, which notes them instead).
-    """
+    """Top-k classes of each image, with probabilities."""
+    # A file that cannot be decoded gets its own error and the other images their results;
+    # exit 1 when any failed (0 with --skip-bad, which notes them instead): docs/export.md.
     from cnnspec.deploy.predict import image_files, open_model, predict_each
 
     chosen = output_format or ("json" if as_json else "table")
