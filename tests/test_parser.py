@@ -504,3 +504,24 @@ def test_every_vocabulary_word_is_read_the_same_by_parser_checker_formatter_and_
     for char, rate in UNICODE_FRACTIONS.items():
         assert cnnspec.parse(f"C: 4 d{char}").conv[-1].rate == rate
         assert cnnspec.format(cnnspec.parse(f"C: 4 p d{char}")) == f"C: 4 p d{char}"
+
+
+def test_own_text_is_a_named_specs_own_lines():
+    """LAYOUT.md §4 #9: the spec as written was worked out twice (train, pictures)."""
+    text = "# two\na = C: 4\n  D: 8R  # dense\nb = C: 8\n"
+    a, b = cnnspec.parse_file(text).specs
+    assert a.own_text == "a = C: 4\n  D: 8R  # dense" and b.own_text == "b = C: 8"
+    assert cnnspec.parse("C: 4 D: 8R").own_text == "C: 4 D: 8R"
+
+
+def test_parse_file_and_expand_file_raise_alike():
+    from cnnspec.notation.parser import parse_file_results
+    from cnnspec.notation.variants import expand_file, expand_results
+
+    text = "a = C: 4q\nb = C: {4,8}r\n"
+    with pytest.raises(cnnspec.SpecError) as plain:
+        cnnspec.parse_file(text)
+    assert plain.value.diagnostics == parse_file_results(text).all_errors
+    with pytest.raises(cnnspec.SpecError) as expanded:
+        expand_file(text)
+    assert expanded.value.diagnostics == expand_results(text).all_errors and expanded.value.source == text

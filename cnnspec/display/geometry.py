@@ -19,7 +19,6 @@ from cnnspec.network.checker import CheckedSpec, Layer
 from cnnspec.network.shapes import human, shape_text
 
 # The parser's own rule for a `name =` line, so the two never disagree.
-from cnnspec.notation.vocabulary import NAMED_LINE as NAME_LINE
 
 SANS = "DejaVu Sans, Verdana, Arial, sans-serif"
 MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
@@ -163,17 +162,7 @@ def text_width(text: str, size: float, mono: bool = False) -> float:
 def spec_text(checked: CheckedSpec) -> str:
     """The spec as its author wrote it, on one line, without its ``name =``."""
     spec = checked.spec
-    text = spec.source
-    if spec.name is not None:
-        # A named spec's source is its whole file: keep its own lines only,
-        # from its ``name =`` line to the next spec's.
-        lines = text.splitlines()[spec.first_line - 1 :]
-        own = lines[:1]
-        for line in lines[1:]:
-            if NAME_LINE.match(line):
-                break
-            own.append(line)
-        text = "\n".join(own)
+    text = spec.own_text  # a named spec: its own lines of the file
     text = re.sub(r"#[^\n]*", "", text)
     text = " ".join(text.split())
     if spec.name is not None:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
 
-from cnnspec.notation.vocabulary import ACTIVATIONS, Activation, AugmentName
+from cnnspec.notation.vocabulary import ACTIVATIONS, NAMED_LINE, Activation, AugmentName
 
 
 def _to_fraction(value: object) -> Fraction:
@@ -189,6 +189,21 @@ class Spec(BaseModel):
     #: Line in ``source``'s file where this spec starts (1-based): named specs
     #: of a multi-spec file keep their file positions in every span.
     first_line: int = 1
+
+    @property
+    def own_text(self) -> str:
+        """The spec as written: ``source`` for a spec of its own; for a named spec
+        of a multi-spec file its own lines, from its ``name =`` line to the next
+        spec's (the parser's rule, :data:`~cnnspec.notation.vocabulary.NAMED_LINE`).
+        Empty for a spec built in Python."""
+        if self.name is None:
+            return self.source
+        lines = self.source.splitlines()
+        start = self.first_line - 1
+        end = start + 1
+        while end < len(lines) and not NAMED_LINE.match(lines[end]):
+            end += 1
+        return "\n".join(lines[start:end])
 
     @property
     def has_implied_pools(self) -> bool:

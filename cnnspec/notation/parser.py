@@ -231,6 +231,13 @@ class ParsedSpec:
 
 @dataclass(frozen=True)
 class ParsedFile:
+    """Every spec of a text with its own errors: the collecting form.
+
+    :meth:`spec_file` is the one switch to the raising form, so that
+    ``parse_file`` and ``expand_file`` (and any later reader) raise alike,
+    as sqlglot's ``ErrorLevel`` decides in one place.
+    """
+
     origin: str
     source: str
     specs: list[ParsedSpec]
@@ -240,6 +247,12 @@ class ParsedFile:
     @property
     def all_errors(self) -> list[Diagnostic]:
         return self.errors + [d for s in self.specs for d in s.errors]
+
+    def spec_file(self) -> SpecFile:
+        """The :class:`SpecFile`; :class:`SpecError` with every error when there is one."""
+        if self.all_errors:
+            raise SpecError(self.all_errors, self.source)
+        return SpecFile(origin=self.origin, specs=tuple(s.spec for s in self.specs if s.spec is not None))
 
 
 def _chunk(lines: list[str], i: int, end: int) -> str:
@@ -349,10 +362,7 @@ def parse_file_results(text: str, origin: str = "<string>") -> ParsedFile:
 
 def parse_file(text: str, origin: str = "<string>") -> SpecFile:
     """Parse a whole ``.cnn`` file; raise :class:`SpecError` with every error."""
-    parsed = parse_file_results(text, origin)
-    if parsed.all_errors:
-        raise SpecError(parsed.all_errors, text)
-    return SpecFile(origin=origin, specs=tuple(s.spec for s in parsed.specs if s.spec is not None))
+    return parse_file_results(text, origin).spec_file()
 
 
 def parse(text: str, origin: str = "<string>") -> Spec:

@@ -30,7 +30,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from cnnspec.errors import Diagnostic, SpecError
+from cnnspec.errors import Diagnostic
 from cnnspec.notation.ir import Node, Span, Spec, SpecFile
 from cnnspec.notation.parser import ParsedFile, ParsedSpec, count_words, parse_file_results, parse_variant
 from cnnspec.notation.vocabulary import (
@@ -384,7 +384,4 @@ def expand_results(text: str, origin: str = "<string>", base: str = DEFAULT_BASE
 
 def expand_file(text: str, origin: str = "<string>", base: str = DEFAULT_BASE) -> SpecFile:
     """Parse a text with variants into a :class:`SpecFile`; raise :class:`SpecError` with every error."""
-    parsed = expand_results(text, origin, base)
-    if parsed.all_errors:
-        raise SpecError(parsed.all_errors, text)
-    return SpecFile(origin=origin, specs=tuple(s.spec for s in parsed.specs if s.spec is not None))
+    return expand_results(text, origin, base).spec_file()

@@ -27,7 +27,6 @@ from cnnspec.notation.formatter import format_spec
 from cnnspec.notation.ir import Spec
 from cnnspec.notation.parser import parse
 from cnnspec.notation.variants import has_variants
-from cnnspec.notation.vocabulary import NAMED_LINE
 from cnnspec.run.data import DataError, DataPlan, FolderScan, plan, scan
 from cnnspec.run.fit import RunRecorder, fit
 from cnnspec.run.metrics import plot_curves, summarize
@@ -65,15 +64,7 @@ def spec_text(spec: Spec) -> str:
     a spec with alternatives in braces (``m-4`` of ``m = C: {4,8}``) is
     written as its own canonical line, ``m-4 = C: 4``: ``spec.cnn`` and
     ``--resume`` must hold this network, not the braces it came from."""
-    if spec.name is None:
-        text = spec.source.strip() + "\n"
-    else:
-        lines = spec.source.splitlines()
-        start = spec.first_line - 1
-        end = start + 1
-        while end < len(lines) and not NAMED_LINE.match(lines[end]):  # the parser's own rule
-            end += 1
-        text = "\n".join(lines[start:end]).strip() + "\n"
+    text = spec.own_text.strip() + "\n"
     if has_variants(text):
         return (f"{spec.name} = " if spec.name else "") + format_spec(spec) + "\n"
     return text
