@@ -170,7 +170,8 @@ def test_sweep_takes_the_training_options_of_train(tmp_path, monkeypatch):
 
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
     options = {name: {p.name for p in commands[name].params} for name in ("train", "sweep")}
-    assert options["sweep"] == options["train"] - {"name", "resume"}
+    # and the sweep's own budgets (tests/test_sweep_budget.py)
+    assert options["sweep"] == (options["train"] - {"name", "resume"}) | {"max_params", "max_macs"}
 
     seen = []
 

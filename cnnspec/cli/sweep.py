@@ -40,9 +40,12 @@ if TYPE_CHECKING:
 def _summary(result: SweepResult, out: str) -> None:
     """The last line of a sweep in the terminal: runs done, specs skipped, how to tabulate."""
     n_done = result.count("completed") + result.count("finished")
+    n_runs = len(result.entries) - len(result.invalid) - len(result.over_budget)
     console(stderr=True).print(
-        f"{result.status}: {n_done} of {len(result.entries) - len(result.invalid)} runs done, "
-        f"{len(result.invalid)} invalid spec(s) skipped; the table: cnnspec report {out} -o report.html",
+        f"{result.status}: {n_done} of {n_runs} runs done, "
+        f"{len(result.invalid)} invalid spec(s) skipped"
+        + (f", {len(result.over_budget)} over budget" if result.over_budget else "")
+        + f"; the table: cnnspec report {out} -o report.html",
         markup=False,
     )
 
@@ -66,11 +69,17 @@ def sweep(
     skip_bad: SkipBadOpt = False,
     quiet: QuietOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per event (per run).")] = False,
+    max_params: Annotated[
+        Optional[str], typer.Option(help="Skip the specs with more parameters (50k, 1.5M, 2G).", show_default=False)
+    ] = None,
+    max_macs: Annotated[
+        Optional[str], typer.Option(help="Skip the specs with more MACs per image (50k, 1.5M, 2G).", show_default=False)
+    ] = None,
 ) -> None:
     """Train every spec of a file (variants expanded), one run directory each under --out.
 
-    Every spec is checked first, against the data too; invalid ones are listed
-    and skipped.  Started again, a sweep skips finished runs and resumes an
+    Every spec is checked first, against the data too; invalid ones, and those over
+    --max-params or --max-macs, are listed and skipped.  Started again, a sweep skips finished runs and resumes an
     interrupted one.  Exit 0 when every spec trained, 1 when one was invalid
     or failed, 128+N after signal N.
     """
@@ -78,9 +87,15 @@ def sweep(
 
     quiet_tensorflow()  # TensorFlow, once imported, without its start-up lines
     from cnnspec.cli.common import train_options
+    from cnnspec.run.budget import BudgetError, parse_count
     from cnnspec.run.sweep import NoValidSpecError
     from cnnspec.run.sweep import sweep as run_sweep
 
+    try:  # a malformed budget is a usage error, found before anything is read
+        budgets = {flag: None if v is None else parse_count(v, flag) for flag, v in
+                   (("--max-params", max_params), ("--max-macs", max_macs))}  # fmt: skip
+    except BudgetError as exc:
+        fail(exc.message, hint=exc.hint)
     text, origin = read_source(path, spec)
     if data is None:
         fail("give the image folder with --data DIR")
@@ -93,11 +108,14 @@ def sweep(
 
     def job() -> SweepResult:
         try:
-            return run_sweep(text, data, options, out, origin=origin, progress=progress)
+            return run_sweep(
+                text, data, options, out, origin=origin, progress=progress,
+                max_params=budgets["--max-params"], max_macs=budgets["--max-macs"],
+            )  # fmt: skip
         except NoValidSpecError as exc:
             err = console(stderr=True)
             for e in exc.entries:  # errors reach stderr in every mode, as when a sweep skips them
-                err.print(f"skipped {e.name}: invalid spec\n{e.errors}", markup=False, highlight=False)
+                err.print(e.skip_line(), markup=False, highlight=False)
             raise
 
     result = run_or_exit(job)

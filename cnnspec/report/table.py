@@ -124,11 +124,13 @@ class Row:
 
 @dataclass
 class Skipped:
-    """A spec a sweep did not train (invalid), with its errors as plain text."""
+    """A spec a sweep did not train (invalid, or over its budget), with its errors (or why
+    it is over budget) as plain text."""
 
     name: str
     spec: str
     errors: str
+    status: str = "invalid"
 
 
 @dataclass
@@ -176,16 +178,21 @@ def find_runs(paths: Sequence[str | Path]) -> tuple[list[Path], list[Skipped], l
         if not isinstance(sweep.get("specs", []), list):
             problems.append(Problem(p / "sweep.json", "specs is not a list" + ignored))
             sweep = {}
-        order = {s.get("name"): i for i, s in enumerate(sweep.get("specs", [])) if isinstance(s, dict)}
+        specs = [s for s in sweep.get("specs", []) if isinstance(s, dict)]
+        order = {s.get("name"): i for i, s in enumerate(specs)}
+        # A run left from an earlier start of a spec now over budget is not this sweep's.
+        over = {s.get("name") for s in specs if s.get("status") == "over-budget"}
         found = sorted(
-            (d for d in p.iterdir() if (d / RUN_JSON).is_file()), key=lambda d: (order.get(d.name, 1e9), d.name)
+            (d for d in p.iterdir() if (d / RUN_JSON).is_file() and d.name not in over),
+            key=lambda d: (order.get(d.name, 1e9), d.name),
         )
         if not found:  # an empty folder and a sweep that trained nothing alike: nothing to report
             raise ReportError(f"{p} holds no run directory (no run.json in it or its subfolders)")
         runs += found
-        for s in sweep.get("specs", []):
-            if isinstance(s, dict) and s.get("status") == "invalid":
-                skipped.append(Skipped(str(s.get("name")), str(s.get("spec", "")), str(s.get("errors", ""))))
+        for s in specs:
+            if s.get("status") in ("invalid", "over-budget"):
+                fields = (str(s.get("name")), str(s.get("spec", "")), str(s.get("errors", "")))
+                skipped.append(Skipped(*fields, status=str(s["status"])))
     return runs, skipped, problems
 
 

@@ -65,10 +65,15 @@ def markdown(report: Report, images: dict[str, str] | None = None, networks: Seq
         lines.append("| " + " | ".join(c) + " |")
     lines.append("")
     lines += [f"- {_md_text(x)}" for x in legend(report)]
-    if report.skipped:
+    invalid = [s for s in report.skipped if s.status == "invalid"]
+    over = [s for s in report.skipped if s.status == "over-budget"]
+    if invalid:
         lines += ["", "## Not trained (invalid specs)", ""]
-        for s in report.skipped:
+        for s in invalid:
             lines.append(f"- {_md_text(s.name)}: {_md_code(s.spec)}")
+    if over:
+        lines += ["", "## Not trained (over budget)", ""]
+        lines += [f"- {_md_text(s.name)}: {_md_code(s.spec)} ({_md_text(s.errors)})" for s in over]
     if report.problems:
         lines += ["", "## Not read (damaged files)", ""]
         lines += [f"- {_md_text(str(p))}" for p in report.problems]
@@ -131,10 +136,16 @@ def html(report: Report, images: dict[str, bytes] | None = None, networks: Seque
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>",
         "<ul>" + "".join(f"<li>{escape(x)}</li>" for x in legend(report)) + "</ul>",
     ]
-    if report.skipped:
+    invalid = [s for s in report.skipped if s.status == "invalid"]
+    over = [s for s in report.skipped if s.status == "over-budget"]
+    if invalid:
         parts.append("<h2>Not trained (invalid specs)</h2><ul>")
-        for s in report.skipped:
+        for s in invalid:
             parts.append(f"<li>{escape(s.name)}: <code>{escape(s.spec)}</code><pre>{escape(s.errors)}</pre></li>")
+        parts.append("</ul>")
+    if over:
+        parts.append("<h2>Not trained (over budget)</h2><ul>")
+        parts += [f"<li>{escape(s.name)}: <code>{escape(s.spec)}</code> ({escape(s.errors)})</li>" for s in over]
         parts.append("</ul>")
     if report.problems:
         parts.append("<h2>Not read (damaged files)</h2><ul>")

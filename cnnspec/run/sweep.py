@@ -40,11 +40,12 @@ from cnnspec.notation.ir import Spec
 from cnnspec.notation.parser import parse
 from cnnspec.notation.variants import has_variants
 from cnnspec.notation.vocabulary import NAME_RE
+from cnnspec.run.budget import over_budget, parse_count
 from cnnspec.run.options import RunResult, TrainError
-from cnnspec.run.progress import Reporter
 from cnnspec.run.rundir import RUN_FILES, RunDirError, read_metrics, read_run, read_state
+from cnnspec.run.sweep_display import Preflight, SweepProgress, preflight  # noqa: F401  (Preflight: public here too)
 
-EntryStatus = Literal["invalid", "pending", "resume", "finished", "completed", "interrupted", "failed"]
+EntryStatus = Literal["invalid", "over-budget", "pending", "resume", "finished", "completed", "interrupted", "failed"]
 
 
 @dataclass
@@ -59,9 +60,15 @@ class Entry:
     run_dir: Path | None = None
     seconds: float | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: The checker's numbers against the data (``None`` for an invalid spec), the
+    #: training images, and the epochs a resumed run has done.
+    params: int | None = None
+    macs: int | None = None
+    n_train: int = 0
+    done: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        doc = {
             "name": self.name,
             "spec": self.text,
             "status": self.status,
@@ -69,6 +76,15 @@ class Entry:
             "errors": self.errors,
             "seconds": None if self.seconds is None else round(self.seconds, 3),
         }
+        if self.params is not None:
+            doc.update(params=self.params, macs=self.macs)
+        return doc
+
+    def skip_line(self) -> str:
+        """Why the sweep does not train it (an invalid or an over-budget spec)."""
+        if self.status == "over-budget":
+            return f"skipped {self.name}: over budget ({self.errors})"
+        return f"skipped {self.name}: invalid spec\n{self.errors}"
 
 
 @dataclass
@@ -81,6 +97,10 @@ class SweepResult:
     @property
     def invalid(self) -> list[Entry]:
         return [e for e in self.entries if e.status == "invalid"]
+
+    @property
+    def over_budget(self) -> list[Entry]:
+        return [e for e in self.entries if e.status == "over-budget"]
 
     def count(self, status: str) -> int:
         return sum(e.status == status for e in self.entries)
@@ -97,6 +117,21 @@ class NoValidSpecError(UserError):
         super().__init__(
             f"no valid spec in {origin} ({len(entries)} invalid): nothing to train, no sweep folder written",
             "fix the errors above and start the sweep again",
+        )
+        self.entries = entries
+
+
+class NothingFitsError(NoValidSpecError):
+    """Every valid spec is over the budget: nothing to train, nothing written.
+    ``entries`` are the skipped specs (over budget, and invalid)."""
+
+    def __init__(self, origin: str, entries: list[Entry]) -> None:
+        over = sum(e.status == "over-budget" for e in entries)
+        UserError.__init__(
+            self,
+            f"every valid spec of {origin} is over budget ({over} over, {len(entries) - over} invalid): "
+            "nothing to train, no sweep folder written",
+            "raise --max-params / --max-macs, or add smaller variants",
         )
         self.entries = entries
 
@@ -148,12 +183,24 @@ def check_sweep(text: str, origin: str, data_dir: str | Path, options: Any, base
                 train_scan, val=val_scan, val_split=options.val_split,
                 image_shape=spec.input.shape if spec.input else None, skip_bad=options.skip_bad,
             )  # fmt: skip
-            check_against_data(spec, dplan)
+            checked = check_against_data(spec, dplan)
         except SpecError as exc:
             entries.append(Entry(name, None, format_spec(spec), "invalid", render_all(exc.diagnostics, text)))
             continue
-        entries.append(Entry(name, _run_spec(spec, name), format_spec(spec), "pending"))
+        entry = Entry(name, _run_spec(spec, name), format_spec(spec), "pending")
+        entry.params, entry.macs, entry.n_train = checked.total_params, checked.macs, dplan.n_train
+        entries.append(entry)
     return entries
+
+
+def apply_budget(entries: list[Entry], max_params: int | None, max_macs: int | None) -> None:
+    """Mark the valid entries over ``max_params`` or ``max_macs`` ``over-budget``, with why."""
+    for e in entries:
+        if e.status == "invalid" or e.params is None or e.macs is None:
+            continue
+        why = over_budget(e.params, e.macs, max_params, max_macs)
+        if why:
+            e.status, e.errors = "over-budget", why
 
 
 # --------------------------------------------------------------------------
@@ -181,12 +228,13 @@ def _decide(e: Entry, run_dir: Path) -> None:
     except RunDirError:
         done = 0
     e.status = "resume" if done >= 1 and run.canonical == e.text else "pending"
+    e.done = done if e.status == "resume" else 0
 
 
 def plan_runs(entries: list[Entry], out_dir: Path) -> None:
     """Give each valid entry its run directory and decide: finished, resume, or fresh."""
     for e in entries:
-        if e.status == "invalid":
+        if e.status in ("invalid", "over-budget"):
             continue
         e.run_dir = out_dir / e.name
         _decide(e, e.run_dir)
@@ -207,112 +255,7 @@ def _clear(run_dir: Path) -> None:
 
 
 # --------------------------------------------------------------------------
-# 3. train
-
-
-class SweepProgress:
-    """The sweep-level display: runs done and left, and the current run's epochs.
-
-    Also a :class:`~cnnspec.run.progress.Reporter` for the run in progress.
-    """
-
-    def __init__(self, mode: str = "rich") -> None:
-        self.mode = mode
-        self.progress: Any = None
-        self.sweep_task: Any = None
-        self.run_task: Any = None
-        self.console: Any = None
-        if mode == "rich":
-            from rich.console import Console
-
-            self.console = Console(stderr=True, highlight=False)
-
-    # sweep events
-    def start(self, total: int, done: int, invalid: list[Entry]) -> None:
-        if self.mode != "rich":
-            # Errors reach stderr in every mode: -q means "nothing but errors",
-            # and --json keeps stdout for the events.
-            for e in invalid:
-                self._stderr(f"skipped {e.name}: invalid spec\n{e.errors}")
-            if self.mode == "json":
-                self._json("sweep_start", runs=total, finished=done, invalid=[e.name for e in invalid])
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        for e in invalid:
-            self.console.print(f"[bold red]skipped[/] {e.name}: invalid spec", markup=True)
-            self.console.print(e.errors, markup=False)
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[left]}"),
-            TimeElapsedColumn(), console=self.console, transient=False,
-        )  # fmt: skip
-        self.sweep_task = self.progress.add_task("sweep", total=total, completed=done, left=f"{total - done} left")
-        self.run_task = self.progress.add_task("", total=1, visible=False, left="")
-        self.progress.start()
-
-    def run_start(self, entry: Entry, index: int, total: int) -> None:
-        if self.mode == "json":
-            self._json("run_start", name=entry.name, run_dir=str(entry.run_dir), resume=entry.status == "resume")
-        elif self.progress is not None:
-            self.progress.update(self.run_task, description=f"  {entry.name}", visible=True, completed=0, left="")
-
-    def run_end(self, entry: Entry, done: int, total: int) -> None:
-        failed = entry.status == "failed"
-        if self.mode == "json":
-            best = (entry.metrics.get("best") or {}).get("val_accuracy")
-            error = {"error": entry.errors} if failed else {}
-            self._json(
-                "run_end", name=entry.name, status=entry.status, val_accuracy=best, seconds=entry.seconds, **error
-            )
-        if failed and self.progress is None:
-            self._stderr(f"failed {entry.name}: {entry.errors}")
-        elif self.progress is not None:
-            best = (entry.metrics.get("best") or {}).get("val_accuracy")
-            acc = f"best val acc {best:.4f}" if best is not None else ""
-            mark = {"completed": "[green]done[/]", "failed": "[red]failed[/]"}.get(entry.status, entry.status)
-            self.progress.console.print(f"{mark} {entry.name} {acc} ({entry.seconds or 0:.1f} s)", markup=True)
-            if failed:
-                self.progress.console.print(f"  {entry.errors}", markup=False)
-            self.progress.update(self.sweep_task, completed=done, left=f"{total - done} left")
-            self.progress.update(self.run_task, visible=False)
-
-    def finish(self, result: SweepResult) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-        if self.mode == "json":
-            self._json("sweep_end", status=result.status, out_dir=str(result.out_dir))
-
-    def _stderr(self, text: str) -> None:
-        import sys
-
-        sys.stderr.write(text.rstrip("\n") + "\n")
-        sys.stderr.flush()
-
-    def _json(self, event: str, **fields: Any) -> None:
-        import sys
-
-        sys.stdout.write(json.dumps({"event": event, **fields}, default=str) + "\n")
-        sys.stdout.flush()
-
-    def reporter(self) -> Reporter:
-        outer = self
-
-        class RunReporter(Reporter):
-            def epoch_start(self, epoch: int, epochs: int, steps: int) -> None:
-                if outer.progress is not None:
-                    outer.progress.update(outer.run_task, total=epochs, completed=epoch - 1, left=f"epoch {epoch}")
-
-            def epoch_end(self, row: dict[str, float], best: bool) -> None:
-                if outer.progress is not None:
-                    outer.progress.update(outer.run_task, completed=row["epoch"])
-
-            def note(self, text: str) -> None:
-                if outer.progress is not None:
-                    outer.progress.console.print(f"[yellow]{text}[/]", markup=True)
-                elif outer.mode == "json":
-                    outer._json("note", text=text)
-
-        return RunReporter()
+# 3. train (the display: cnnspec.run.sweep_display)
 
 
 @contextmanager
@@ -389,6 +332,8 @@ def sweep(
     origin: str = "<string>",
     progress: str | SweepProgress = "rich",
     base: str | None = None,
+    max_params: int | str | None = None,
+    max_macs: int | str | None = None,
 ) -> SweepResult:
     """Train every valid spec of ``text`` on ``data_dir``, one run directory each under ``out_dir``.
 
@@ -396,6 +341,9 @@ def sweep(
     (its ``out`` must be unset).  ``base`` names an unnamed spec (default:
     the file's stem when it is a valid name, else ``spec``).  A text with
     no valid spec raises :class:`NoValidSpecError` and writes nothing.
+    ``max_params`` and ``max_macs`` (a count, or text such as ``50k``, ``1.5M``, ``2G``)
+    skip the specs over them, as ``over-budget``, before anything trains; when no valid
+    spec fits, :class:`NothingFitsError` is raised and nothing is written.
     """
     from cnnspec.run.options import TrainOptions
 
@@ -406,17 +354,26 @@ def sweep(
     if base is None:
         stem = Path(origin).stem
         base = stem if NAME_RE.fullmatch(stem) else "spec"
+    budget_params = None if max_params is None else parse_count(max_params, "--max-params")
+    budget_macs = None if max_macs is None else parse_count(max_macs, "--max-macs")
     entries = check_sweep(text, origin, data_dir, options, base)
     if all(e.status == "invalid" for e in entries):
         raise NoValidSpecError(origin, entries)  # before anything is written: no empty sweep to report
+    apply_budget(entries, budget_params, budget_macs)
+    if all(e.status in ("invalid", "over-budget") for e in entries):
+        raise NothingFitsError(origin, entries)
     out.mkdir(parents=True, exist_ok=True)
     plan_runs(entries, out)
     meta = _sweep_meta(origin, data_dir, options)
+    if budget_params is not None or budget_macs is not None:
+        meta["budget"] = {"max_params": budget_params, "max_macs": budget_macs}
     display = progress if isinstance(progress, SweepProgress) else SweepProgress(progress)
     todo = [e for e in entries if e.status in ("pending", "resume")]
-    trainable = [e for e in entries if e.status != "invalid"]
+    trainable = [e for e in entries if e.status not in ("invalid", "over-budget")]
     done = len(trainable) - len(todo)
-    display.start(len(trainable), done, [e for e in entries if e.status == "invalid"])
+    plan = preflight(todo, done, options) if todo and display.mode != "quiet" else None
+    invalid = [e for e in entries if e.status == "invalid"]
+    display.start(len(trainable), done, invalid, [e for e in entries if e.status == "over-budget"], plan)
     status: Literal["completed", "interrupted", "failed"] = "completed"
     stop_signal: int | None = None
     _write_sweep(out, meta, entries, "running")
