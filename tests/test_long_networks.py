@@ -19,7 +19,7 @@ from rich.console import Console
 
 from cnnspec import check, parse
 from cnnspec.display import html, picture, terminal
-from cnnspec.display.elision import MAX_COLUMNS, MAX_ROWS, elide
+from cnnspec.display.elision import MAX_COLUMNS, MAX_ROWS, PICTURE_MAX_ROWS, elide
 from cnnspec.network.checker import CheckedSpec
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -75,7 +75,7 @@ def test_the_notebook_table_is_bounded_too(big: CheckedSpec) -> None:
     assert f"{len(big.layers) - MAX_ROWS:,} more layers" in page
 
 
-@pytest.mark.parametrize(("style", "limit"), [("table", MAX_ROWS), ("blocks", MAX_COLUMNS)])
+@pytest.mark.parametrize(("style", "limit"), [("table", PICTURE_MAX_ROWS), ("blocks", MAX_COLUMNS)])
 def test_pictures_of_a_5000_layer_spec_are_bounded(big: CheckedSpec, style: str, limit: int) -> None:
     root = ET.fromstring(picture.draw_svg(big, style))
     groups = root.findall(f"{SVG}g")
@@ -90,8 +90,22 @@ def test_pictures_of_a_5000_layer_spec_are_bounded(big: CheckedSpec, style: str,
 
 
 def test_pictures_of_a_network_that_fits_have_no_gap() -> None:
-    checked = long_network(MAX_COLUMNS - 10)
+    checked = long_network(min(MAX_COLUMNS, PICTURE_MAX_ROWS) - 10)
     for style in ("table", "blocks"):
         svg = picture.draw_svg(checked, style)
         assert 'class="elided"' not in svg
         assert svg.count('class="layer"') == len(checked.layers)
+
+
+def test_the_caption_of_a_5000_layer_spec_shows_its_start_and_end(big: CheckedSpec) -> None:
+    # Every item of the spec in the caption made a picture thousands of pixels tall, most
+    # of its paint time: the caption elides its middle as the layers are.
+    from cnnspec.display.geometry import CAPTION_MAX_LINES
+
+    root = ET.fromstring(picture.draw_svg(big, "table"))
+    (caption,) = [g for g in root.findall(f"{SVG}g") if g.get("class") == "caption"]
+    lines = ["".join(t.itertext()) for t in caption.iter(f"{SVG}text")]
+    spec_lines = lines[:-1]  # the last line is the totals
+    assert len(spec_lines) == CAPTION_MAX_LINES
+    assert spec_lines[0].startswith("spec: I:") and "more lines of the spec" in spec_lines[3]
+    assert spec_lines[-1].rstrip().endswith("O: 3")

@@ -159,6 +159,10 @@ def text_width(text: str, size: float, mono: bool = False) -> float:
     return len(text) * size * (0.61 if mono else 0.62)
 
 
+#: Lines of spec text the caption shows at most (the first 3, a count, the last ones).
+CAPTION_MAX_LINES = 6
+
+
 def spec_text(checked: CheckedSpec) -> str:
     """The spec as its author wrote it, on one line, without its ``name =``."""
     spec = checked.spec
@@ -221,6 +225,11 @@ def caption_group(checked: CheckedSpec, x: float, y: float, width: float) -> tup
     g = Group("caption")
     name = checked.spec.name
     lines = wrap(("spec: " if name is None else f"{name} = ") + spec_text(checked), width, 11)
+    if len(lines) > CAPTION_MAX_LINES:
+        # A spec of thousands of items would fill the page with its text (and take seconds to
+        # paint): its start and its end, and how much is left out, as the layers are elided.
+        hidden = len(lines) - CAPTION_MAX_LINES + 1
+        lines = [*lines[:3], f"… {hidden:,} more lines of the spec …", *lines[-(CAPTION_MAX_LINES - 4) :]]
     for i, line in enumerate(lines):
         g.items.append(Text(x, y, line, 11, "start", mono=True, bold=i == 0 and name is not None))
         y += 15

@@ -1,7 +1,7 @@
 """The table picture: the compact variant for long networks, one row per layer
 with a small bar for its share of the parameters.
 
-At most :data:`~cnnspec.display.elision.MAX_ROWS` layer rows: a longer network
+At most :data:`~cnnspec.display.elision.PICTURE_MAX_ROWS` layer rows: a longer network
 shows its first and last layers around a ``<g class="elided">`` row.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnspec.display.elision import MAX_ROWS, elide, hidden_text
+from cnnspec.display.elision import PICTURE_MAX_ROWS, elide, hidden_text
 from cnnspec.display.geometry import (
     COLORS,
     DIM,
@@ -77,11 +77,11 @@ def layout_table(checked: CheckedSpec) -> Picture:
 
 def _table_rows(checked: CheckedSpec) -> tuple[list[Row], int, int]:
     """The same rows as ``cnnspec check``: the input, then the checked layers, at most
-    MAX_ROWS of them; with the index of the row before which the gap goes, and the count it hides."""
+    PICTURE_MAX_ROWS of them; with the index of the row before which the gap goes, and the count it hides."""
     rows: list[Row] = []
     if checked.input_shape:
         rows.append((None, ("", "input", "", "InputLayer", shape_text(checked.input_shape), "0", "raw 0-255")))
-    first, hidden, last = elide(checked.layers, MAX_ROWS)
+    first, hidden, last = elide(checked.layers, PICTURE_MAX_ROWS)
     numbered = [*enumerate(first, 1), *enumerate(last, len(first) + hidden + 1)]
     for i, layer in numbered:
         note = "implied" if layer.implied else layer.detail
