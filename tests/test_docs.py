@@ -138,3 +138,18 @@ def test_cnnspec_check_reads_the_notation_doc_itself() -> None:
     codes = {e["code"] for r in results for e in r["errors"]}
     assert codes <= {"E400"}, codes
     assert any(r["valid"] for r in results)
+
+
+def test_every_module_path_the_docs_name_exists() -> None:
+    # The package moved once (issue 9); a doc naming a file that is no longer there misleads.
+    named = {
+        (doc.name, path)
+        for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        for path in re.findall(r"\bcnnspec/[\w/]+\.py\b", doc.read_text(encoding="utf-8"))
+    }
+    missing = sorted(f"{doc}: {path}" for doc, path in named if not (ROOT / path).is_file())
+    assert named and not missing, missing
+    tables = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    packages = [p.name for p in (ROOT / "cnnspec").iterdir() if (p / "__init__.py").is_file()]
+    for package in packages:  # every subpackage has its row in the architecture table
+        assert f"`cnnspec/{package}/`" in tables, package
