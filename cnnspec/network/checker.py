@@ -11,6 +11,7 @@ once.  The advice (W501-W506) reads those layers in :mod:`cnnspec.network.advice
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnspec.errors import Diagnostic
@@ -297,6 +298,25 @@ _HANDLERS = {
 }
 
 
+def _input_to_check(spec: Spec, input_shape: Shape | None, err: Callable[..., None]) -> tuple[Shape | None, bool]:
+    """The input to check with (``I:``, else the one given) and whether it can be used (E403, E163)."""
+    shape: Shape | None = spec.input.shape if spec.input else None
+    if spec.input and input_shape and tuple(input_shape) != spec.input.shape:
+        err(
+            "E403",
+            f"I: {spec.input.text} disagrees with the input given ({shape_text(tuple(input_shape))})",
+            spec.input.span,
+            "drop --input or change I:",
+        )
+    if shape is None and input_shape is not None:
+        shape = tuple(input_shape)
+        too_large = input_too_large(shape)
+        if too_large:
+            err("E163", f"--input: {too_large}", None, "give a smaller input: the model resizes images on load")
+            return None, False
+    return shape, True
+
+
 def check(
     spec: Spec,
     input_shape: Shape | str | None = None,
@@ -321,20 +341,9 @@ def check(
     def err(code: str, message: str, span: Span | None, hint: str | None = None) -> None:
         errors.append(Diagnostic(code=code, message=message, span=span, hint=hint, origin=spec.origin, spec=spec.name))
 
-    shape: Shape | None = spec.input.shape if spec.input else None
-    if spec.input and input_shape and tuple(input_shape) != spec.input.shape:
-        err(
-            "E403",
-            f"I: {spec.input.text} disagrees with the input given ({shape_text(tuple(input_shape))})",
-            spec.input.span,
-            "drop --input or change I:",
-        )
-    if shape is None and input_shape is not None:
-        shape = tuple(input_shape)
-        too_large = input_too_large(shape)
-        if too_large:
-            err("E163", f"--input: {too_large}", None, "give a smaller input: the model resizes images on load")
-            return CheckedSpec(spec=spec, input_shape=None, classes=None, layers=(), errors=tuple(errors))
+    shape, usable = _input_to_check(spec, input_shape, err)
+    if not usable:
+        return CheckedSpec(spec=spec, input_shape=None, classes=None, layers=(), errors=tuple(errors))
     if spec.head and classes is not None and classes != spec.head.classes:
         err(
             "E404",

@@ -286,6 +286,15 @@ def parse_variant(lines: list[str], first: int, last: int, name: str | None, ori
     return ParsedSpec(name, spec, errs, first)
 
 
+def _text_before_names(lines: list[str], first: int) -> tuple[int, int, int] | None:
+    """Line, column and length of the first text (not a comment) before the first named spec."""
+    for j, line in enumerate(lines[:first]):
+        body = line.split("#", 1)[0]
+        if body.strip():
+            return j + 1, len(body) - len(body.lstrip()) + 1, len(body.strip())
+    return None
+
+
 def parse_file_results(text: str, origin: str = "<string>") -> ParsedFile:
     """Parse a ``.cnn`` file without raising: every spec with its own errors.
 
@@ -310,23 +319,10 @@ def parse_file_results(text: str, origin: str = "<string>") -> ParsedFile:
             )
         )
 
-    # Text before the first name: comments and blanks only.
-    before = "\n".join(lines[: starts[0][0]])
-    stripped = re.sub(r"#[^\n]*", "", before)
-    if stripped.strip():
-        for j, line in enumerate(lines[: starts[0][0]]):
-            body = line.split("#", 1)[0]
-            if body.strip():
-                col = len(body) - len(body.lstrip()) + 1
-                err(
-                    "E301",
-                    "named and unnamed specs in one file: this text belongs to no name",
-                    j + 1,
-                    col,
-                    len(body.strip()),
-                    "give every spec a name, as in 'm1 = C: 16 32'",
-                )
-                break
+    stray = _text_before_names(lines, starts[0][0])
+    if stray is not None:
+        message = "named and unnamed specs in one file: this text belongs to no name"
+        err("E301", message, *stray, "give every spec a name, as in 'm1 = C: 16 32'")
     results: list[ParsedSpec] = []
     seen: dict[str, int] = {}
     budget = MAX_ITEMS_PER_FILE
