@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from cnnspec.errors import Diagnostic
 from cnnspec.lsp.analysis import Analysis, WrittenSpec
+from cnnspec.network import shapes
 from cnnspec.network.checker import CheckedSpec, Layer
 from cnnspec.network.sources import SpecResult
 from cnnspec.notation.vocabulary import NAMED_LINE
@@ -79,18 +80,12 @@ def span_range(lines: list[str], diag: Diagnostic, spec: WrittenSpec | None) -> 
 
 
 def shape_text(shape: tuple[int, ...] | None) -> str:
-    return "x".join(map(str, shape)) if shape else "?"
+    """The checker's shape text, or ``?`` where there is no shape yet."""
+    return shapes.shape_text(shape) if shape else "?"
 
 
 def _count(n: int) -> str:
     return f"{n:,}"
-
-
-def _human(n: float) -> str:
-    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= factor:
-            return f"{n / factor:.2f}{suffix}"
-    return f"{n:g}"
 
 
 # --------------------------------------------------------------------------
@@ -125,7 +120,7 @@ def _totals(res: SpecResult) -> list[str]:
         f"{len(checked.layers)} layers",
         f"parameters **{_count(checked.total_params)}** ({_count(checked.trainable_params)} trainable, "
         f"{_count(checked.non_trainable_params)} non-trainable)",
-        f"MACs {_human(checked.macs)} ({_count(checked.macs)})",
+        f"MACs {shapes.human(checked.macs)} ({_count(checked.macs)})",
     ]
     if res.errors:
         out.append(f"invalid: {len(res.errors)} error{'s' * (len(res.errors) != 1)}")
