@@ -51,12 +51,14 @@ CURVES_PNG = "curves.png"
 MODEL_ONNX = "model.onnx"
 EVALUATION_JSON = "evaluation.json"
 CONFUSION_PNG = "confusion.png"
+#: The owner of a folder being written (:mod:`cnnspec.run.lock`); readers never look at it.
+LOCK_JSON = "lock.json"
 
 #: Every file a run directory can hold: a folder holding only these (and hidden files)
 #: is a run that a sweep may clear and start again.
 RUN_FILES = frozenset(
     {SPEC_CNN, RUN_JSON, CLASS_NAMES_JSON, MODEL_KERAS, CHECKPOINT_KERAS, STATE_JSON, HISTORY_CSV,
-     METRICS_JSON, CURVES_PNG, MODEL_ONNX, EVALUATION_JSON, CONFUSION_PNG}
+     METRICS_JSON, CURVES_PNG, MODEL_ONNX, EVALUATION_JSON, CONFUSION_PNG, LOCK_JSON}
 )  # fmt: skip
 #: The columns of ``history.csv``, in order: the table's schema.
 HISTORY_COLUMNS = COLUMNS
@@ -435,6 +437,7 @@ __all__ = [
     "EVALUATION_JSON",
     "HISTORY_COLUMNS",
     "HISTORY_CSV",
+    "LOCK_JSON",
     "METRICS_JSON",
     "MODEL_KERAS",
     "MODEL_ONNX",

@@ -41,8 +41,9 @@ from cnnspec.notation.parser import parse
 from cnnspec.notation.variants import has_variants
 from cnnspec.notation.vocabulary import NAME_RE
 from cnnspec.run.budget import over_budget, parse_count
+from cnnspec.run.lock import locked
 from cnnspec.run.options import RunResult, TrainError
-from cnnspec.run.rundir import RUN_FILES, RunDirError, read_metrics, read_run, read_state
+from cnnspec.run.rundir import LOCK_JSON, RUN_FILES, RunDirError, read_metrics, read_run, read_state
 from cnnspec.run.sweep_display import Preflight, SweepProgress, preflight  # noqa: F401  (Preflight: public here too)
 
 EntryStatus = Literal["invalid", "over-budget", "pending", "resume", "finished", "completed", "interrupted", "failed"]
@@ -241,7 +242,8 @@ def plan_runs(entries: list[Entry], out_dir: Path) -> None:
 
 
 def _clear(run_dir: Path) -> None:
-    """Empty a run directory that holds nothing but an unfinished run's files."""
+    """Empty a run directory that holds nothing but an unfinished run's files (its lock,
+    which the caller holds, stays)."""
     if not run_dir.exists():
         return
     names = {p.name for p in run_dir.iterdir()}
@@ -251,7 +253,13 @@ def _clear(run_dir: Path) -> None:
             f"{run_dir} holds files a run does not write ({', '.join(sorted(leftovers))})",
             "move them away, or give the sweep another --out",
         )
-    shutil.rmtree(run_dir)
+    for p in run_dir.iterdir():
+        if p.name == LOCK_JSON:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
 
 
 # --------------------------------------------------------------------------
@@ -293,8 +301,10 @@ def _run_entry(e: Entry, data_dir: str | Path, options: Any, display: SweepProgr
         if e.status == "resume":
             result = resume(e.run_dir, epochs=options.epochs, progress=display.reporter())
         else:
-            _clear(e.run_dir)
-            result = train(e.spec, data_dir, options, out_dir=e.run_dir, progress=display.reporter())
+            e.run_dir.mkdir(parents=True, exist_ok=True)
+            with locked(e.run_dir, display.note):  # not cleared under another writer; train takes it again
+                _clear(e.run_dir)
+                result = train(e.spec, data_dir, options, out_dir=e.run_dir, progress=display.reporter())
     except KeyboardInterrupt:
         e.status = "interrupted"
         raise
@@ -363,11 +373,19 @@ def sweep(
     if all(e.status in ("invalid", "over-budget") for e in entries):
         raise NothingFitsError(origin, entries)
     out.mkdir(parents=True, exist_ok=True)
-    plan_runs(entries, out)
     meta = _sweep_meta(origin, data_dir, options)
     if budget_params is not None or budget_macs is not None:
         meta["budget"] = {"max_params": budget_params, "max_macs": budget_macs}
     display = progress if isinstance(progress, SweepProgress) else SweepProgress(progress)
+    with locked(out, display.note):  # the only writer of sweep.json; another sweep of OUT is refused
+        return _train_all(entries, out, data_dir, options, meta, display)
+
+
+def _train_all(
+    entries: list[Entry], out: Path, data_dir: str | Path, options: Any, meta: dict[str, Any], display: SweepProgress
+) -> SweepResult:
+    """Plan, pre-flight and train the entries (the sweep folder's lock is held)."""
+    plan_runs(entries, out)
     todo = [e for e in entries if e.status in ("pending", "resume")]
     trainable = [e for e in entries if e.status not in ("invalid", "over-budget")]
     done = len(trainable) - len(todo)

@@ -103,6 +103,13 @@ class SweepProgress:
         self.run_task = self.progress.add_task("", total=1, visible=False, left="")
         self.progress.start()
 
+    def note(self, text: str) -> None:
+        """A note outside a run (a stale lock taken over): stderr, or a ``note`` event; none with -q."""
+        if self.mode == "json":
+            self._json("note", text=text)
+        elif self.mode == "rich":
+            self._stderr(text)
+
     def run_start(self, entry: Entry, index: int, total: int) -> None:
         if self.mode == "json":
             self._json("run_start", name=entry.name, run_dir=str(entry.run_dir), resume=entry.status == "resume")

@@ -29,11 +29,13 @@ from cnnspec.notation.parser import parse
 from cnnspec.notation.variants import has_variants
 from cnnspec.run.data import DataError, DataPlan, FolderScan, plan, scan
 from cnnspec.run.fit import RunRecorder, fit
+from cnnspec.run.lock import locked
 from cnnspec.run.metrics import plot_curves, summarize
 from cnnspec.run.options import RunResult, TrainError, TrainOptions
 from cnnspec.run.progress import ProgressMode, Reporter, make_reporter
 from cnnspec.run.rundir import (
     CLASS_NAMES_JSON,
+    LOCK_JSON,
     RUN_FILES,
     RUN_JSON,
     RUNS_DIR,
@@ -231,9 +233,27 @@ def train(
     run_dir = _new_run_dir(out_dir if out_dir is not None else options.out, spec.name)
     dplan, checked = _prepare(spec, data_dir, options)
 
+    run_dir.mkdir(parents=True, exist_ok=True)
+    reporter = make_reporter(progress)
+    with locked(run_dir, reporter.note):  # one writer: released however the run ends
+        _refuse_occupied(run_dir)  # another writer may have filled it since the check above
+        return _start(spec, run_dir, dplan, checked, options, reporter)
+
+
+def _refuse_occupied(path: Path, shown: str | Path | None = None) -> None:
+    """A ``--out`` that holds anything but a lock is refused (``shown``: the path as given)."""
+    out = path if shown is None else shown
+    if path.exists() and (not path.is_dir() or any(p.name != LOCK_JSON for p in path.iterdir())):
+        hint = f"resume it with --resume {out}" if (path / RUN_JSON).exists() else "choose another --out"
+        raise TrainError(f"{out} already exists and is not an empty folder", hint)
+
+
+def _start(
+    spec: Spec, run_dir: Path, dplan: DataPlan, checked: CheckedSpec, options: TrainOptions, reporter: Reporter
+) -> RunResult:
+    """Write a fresh run's records, then fit (the lock is held)."""
     from cnnspec import __version__
 
-    run_dir.mkdir(parents=True, exist_ok=True)
     written = spec_text(spec)
     data_record = dplan.train.data_record()
     if dplan.val is not None:
@@ -257,7 +277,6 @@ def train(
     )
     atomic.write_text(run_dir / SPEC_CNN, written)
     write_json(run_dir / CLASS_NAMES_JSON, list(dplan.class_names))
-    reporter = make_reporter(progress)
     recorder = RunRecorder(run_dir, run, [], checked, dplan.n_train, options.patience, reporter)
     recorder.write_run("running")
     reporter.start(_start_event(recorder, dplan, options, 0))
@@ -268,9 +287,7 @@ def _new_run_dir(out: str | Path | None, name: str | None) -> Path:
     """The run directory to create: ``out`` (absent or empty), or a fresh default."""
     if out is not None:
         path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            hint = f"resume it with --resume {out}" if (path / RUN_JSON).exists() else "choose another --out"
-            raise TrainError(f"{out} already exists and is not an empty folder", hint)
+        _refuse_occupied(path, out)  # a lock alone (a sweep clearing it for this run) is no occupant
         return path
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = Path(RUNS_DIR) / f"{name or 'run'}-{stamp}"
@@ -294,7 +311,14 @@ def resume(
     anything is written: a damaged one raises :class:`~cnnspec.run.rundir.RunDirError`.
     """
     run_dir = Path(run_dir)
-    run = read_run(run_dir)
+    read_run(run_dir)  # a run directory, before a lock file is made in it
+    reporter = make_reporter(progress)
+    with locked(run_dir, reporter.note):  # before anything is read for good: one writer at a time
+        return _resume(run_dir, read_run(run_dir), epochs, reporter)
+
+
+def _resume(run_dir: Path, run: RunRecord, epochs: int | None, reporter: Reporter) -> RunResult:
+    """:func:`resume` once the lock is held."""
     run.require(run_dir, "spec", "settings", "data", "data.path", "data.fingerprint", "class_names")
     assert run.spec is not None and run.data is not None and run.data.path and run.class_names is not None
     options = run.options(run_dir, epochs)
@@ -314,7 +338,6 @@ def resume(
             f"({', '.join(run.class_names)})",
             "resume with the data the run started with",
         )
-    reporter = make_reporter(progress)
     if dplan.train.fingerprint != run.data.fingerprint:
         reporter.note(f"the data in {dplan.train.path} changed since the run started (its fingerprint differs)")
     run.settings = {**(run.settings or {}), "epochs": options.epochs}
