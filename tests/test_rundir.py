@@ -191,7 +191,8 @@ def test_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
 def test_every_file_a_run_can_hold_is_known() -> None:
     written_by_train = {"spec.cnn", "run.json", "class_names.json", "model.keras", "checkpoint.keras", "state.json",
                         "history.csv", "metrics.json", "curves.png"}  # fmt: skip
-    assert RUN_FILES == written_by_train | {"model.onnx", "evaluation.json", "confusion.png"}
+    # lock.json: the writer's lock (cnnspec.run.lock), while train, resume or sweep work in it
+    assert RUN_FILES == written_by_train | {"model.onnx", "evaluation.json", "confusion.png", "lock.json"}
 
 
 def test_the_cli_gives_a_damaged_run_one_error_line(tmp_path: Path) -> None:
