@@ -130,6 +130,7 @@ def test_a_budgeted_sweep_trains_what_fits_and_the_report_marks_the_rest(tmp_pat
     assert "skipped small-32: over budget (params" in r.stderr
     assert "1 run(s) to train on CPU (tensorflow backend); about" in r.stderr or "GPU" in r.stderr
     assert "1 of 1 runs done, 0 invalid spec(s) skipped, 1 over budget" in r.stderr
+    assert not list(out.rglob("lock.json"))  # every writer's lock given back: the finished runs look as before
     report = tmp_path / "report.md"
     r = CliRunner().invoke(app, ["report", str(out), "-o", str(report), "--no-plots", "--no-pictures"])
     assert r.exit_code == 0, r.output
