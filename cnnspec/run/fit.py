@@ -329,10 +329,10 @@ def _precision(mixed: bool) -> Iterator[None]:
         keras.config.set_dtype_policy(before)
 
 
-def open_model(spec: Spec, dplan: DataPlan, options: TrainOptions, checkpoint: Path | None) -> tuple[Any, Any]:
+def open_model(checked: CheckedSpec, options: TrainOptions, checkpoint: Path | None) -> tuple[Any, Any]:
     """The model and its optimizer: loaded from ``checkpoint`` (the optimizer with its state:
-    moments, iterations), or built from the spec with a fresh optimizer.  Call it inside the
-    strategy's scope."""
+    moments, iterations), or built from the checked spec (checked against the data already,
+    so it is not checked again) with a fresh optimizer.  Call it inside the strategy's scope."""
     import keras
 
     if checkpoint is not None:
@@ -342,15 +342,10 @@ def open_model(spec: Spec, dplan: DataPlan, options: TrainOptions, checkpoint: P
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise damaged(checkpoint, f"not a readable Keras model ({first})") from None
         return model, model.optimizer
-    from cnnspec.model.builder import build
+    from cnnspec.model.builder import build_checked
 
     with _precision(options.mixed_precision):
-        model = build(
-            spec,
-            None if spec.input else dplan.image_shape,
-            None if spec.head else len(dplan.class_names),
-            seed=options.seed,
-        )
+        model = build_checked(checked, seed=options.seed)
     return model, _optimizer(options)
 
 
@@ -421,7 +416,7 @@ def fit(
                 devices = list(strategy.extended.worker_devices)
                 reporter.note(f"{options.distribute}: {len(devices)} replicas on {', '.join(devices)}")
             with strategy.scope():
-                model, optimizer = open_model(spec, dplan, options, checkpoint)
+                model, optimizer = open_model(recorder.checked, options, checkpoint)
                 compile_model(model, optimizer, spec, options)
             run_epochs(recorder, model, spec, dplan, options, initial_epoch)
         except (Interrupted, KeyboardInterrupt):
