@@ -67,8 +67,14 @@ class Node(BaseModel):
     text: str = ""
 
 
+#: Batch normalization *before* the activation (version 2): ``b`` keeps the
+#: layer's bias, ``B`` builds the layer without it (the batch norm's offset
+#: takes its place).
+PreNorm = Literal["b", "B"]
+
+
 class Conv(Node):
-    """A 2-D convolution: ``64k5s2vRnL2=0.001``."""
+    """A 2-D convolution: ``64k5s2vRnL2=0.001``; ``64sepk5B`` (version 2)."""
 
     kind: Literal["conv"] = "conv"
     filters: int
@@ -76,17 +82,65 @@ class Conv(Node):
     stride: int = 1
     padding: Literal["same", "valid"] = "same"
     activation: Activation = "R"
+    #: ``n``: batch normalization *after* the activation.
     batchnorm: bool = False
     l2: float | None = None
+    #: ``b`` / ``B``: batch normalization between the layer and its activation.
+    prenorm: PreNorm | None = None
+    #: ``sep``: a depthwise-separable convolution (Keras ``SeparableConv2D``).
+    separable: bool = False
+
+    @property
+    def use_bias(self) -> bool:
+        return self.prenorm != "B"
+
+
+class Depthwise(Node):
+    """``dw``: a depthwise convolution that keeps the channel count: ``dws2B``."""
+
+    kind: Literal["depthwise"] = "depthwise"
+    kernel: tuple[int, int] = (3, 3)
+    stride: int = 1
+    padding: Literal["same", "valid"] = "same"
+    activation: Activation = "R"
+    batchnorm: bool = False
+    l2: float | None = None
+    prenorm: PreNorm | None = None
+
+    @property
+    def use_bias(self) -> bool:
+        return self.prenorm != "B"
 
 
 class Pool(Node):
-    """A max or average pool of ``size`` x ``size`` with stride ``size``."""
+    """A max or average pool of ``size`` x ``size``: ``p``, ``p3s2``, ``ap3s2z``."""
 
     kind: Literal["pool"] = "pool"
     op: Literal["max", "avg"] = "max"
     size: int = 2
     implied: bool = False
+    #: ``sK``; None when not written: the stride is the size.
+    stride: int | None = None
+    #: ``z`` pads ("same"); pools are "valid" otherwise.
+    padding: Literal["valid", "same"] = "valid"
+
+    @property
+    def strides(self) -> int:
+        """The stride the layer uses: as written, else the size."""
+        return self.size if self.stride is None else self.stride
+
+
+class BatchNorm(Node):
+    """A bare ``n``: batch normalization as a layer of its own (version 2)."""
+
+    kind: Literal["batchnorm"] = "batchnorm"
+
+
+class ActivationItem(Node):
+    """A bare activation letter (``R``, ``T`` …): an activation layer of its own (version 2)."""
+
+    kind: Literal["activation"] = "activation"
+    activation: Activation
 
 
 class GlobalPool(Node):
@@ -115,6 +169,12 @@ class Dense(Node):
     activation: Activation = "I"
     batchnorm: bool = False
     l2: float | None = None
+    #: ``b`` / ``B`` (version 2): batch normalization before the activation.
+    prenorm: PreNorm | None = None
+
+    @property
+    def use_bias(self) -> bool:
+        return self.prenorm != "B"
 
 
 class Head(Node):
@@ -168,8 +228,31 @@ class InputShape(Node):
         return (self.height, self.width, self.channels)
 
 
-ConvItem = Annotated[Union[Conv, Pool, GlobalPool, NoPool, Dropout], Field(discriminator="kind")]
-DenseItem = Annotated[Union[Dense, Dropout], Field(discriminator="kind")]
+#: What a residual block may hold.
+BlockItem = Annotated[Union[Conv, Depthwise, Pool, Dropout, BatchNorm, ActivationItem], Field(discriminator="kind")]
+
+
+class Block(Node):
+    """``[ … ]+R``: a residual block; its input is added to its output (version 2).
+
+    ``span``/``text`` are the ``[`` token's; ``close``/``close_text`` the ``]+``
+    token's (with its activation letter).  The shortcut (identity or a 1x1
+    projection) is not written: the checker derives it from the shapes.
+    """
+
+    kind: Literal["block"] = "block"
+    items: tuple[BlockItem, ...]
+    #: The activation after the addition; None for ``]+`` (and ``]+I``).
+    activation: Activation | None = None
+    close: Span
+    close_text: str = "]+"
+
+
+ConvItem = Annotated[
+    Union[Conv, Depthwise, Pool, GlobalPool, NoPool, Dropout, BatchNorm, ActivationItem, Block],
+    Field(discriminator="kind"),
+]
+DenseItem = Annotated[Union[Dense, Dropout, BatchNorm, ActivationItem], Field(discriminator="kind")]
 
 
 class Spec(BaseModel):
@@ -208,6 +291,11 @@ class Spec(BaseModel):
     @property
     def has_implied_pools(self) -> bool:
         return any(isinstance(i, Pool) and i.implied for i in self.conv or ())
+
+    @property
+    def has_blocks(self) -> bool:
+        """True when ``C:`` holds a residual block (which turns implied pools off)."""
+        return any(isinstance(i, Block) for i in self.conv or ())
 
 
 class SpecFile(BaseModel):
