@@ -103,24 +103,32 @@ class CheckedSpec:
             param_bytes=self.param_bytes,
             activation_bytes=self.activation_bytes,
             output_shape=list(self.output_shape) if self.output_shape and self.ok else None,
-            layers=[
-                {
-                    "name": layer.name,
-                    "kind": layer.kind,
-                    "output_shape": list(layer.output_shape),
-                    "params": layer.params,
-                    "trainable_params": layer.trainable_params,
-                    "non_trainable_params": layer.non_trainable_params,
-                    "macs": layer.macs,
-                    "implied": layer.implied,
-                    "text": layer.text,
-                }
-                for layer in self.layers
-            ],
+            layers=[_layer_dict(layer) for layer in self.layers],
             warnings=[d.to_dict() for d in self.warnings],
             errors=[d.to_dict() for d in self.errors],
         )
         return out
+
+
+def _layer_dict(layer: Layer) -> dict[str, object]:
+    """One layer of the ``--json`` form; ``block``, ``shortcut`` and ``role`` only where they
+    are set (version 2), so a version-1 spec's JSON is as it was."""
+    out: dict[str, object] = {
+        "name": layer.name,
+        "kind": layer.kind,
+        "output_shape": list(layer.output_shape),
+        "params": layer.params,
+        "trainable_params": layer.trainable_params,
+        "non_trainable_params": layer.non_trainable_params,
+        "macs": layer.macs,
+        "implied": layer.implied,
+        "text": layer.text,
+    }
+    for key in ("block", "shortcut", "role"):
+        value = getattr(layer, key)
+        if value is not None:
+            out[key] = value
+    return out
 
 
 # --------------------------------------------------------------------------

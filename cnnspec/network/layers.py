@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Literal
 
 from cnnspec.network.shapes import Shape
-from cnnspec.notation.ir import Augment, GlobalPool, Node, Span
+from cnnspec.notation.ir import Augment, Block, Conv, Dense, Depthwise, GlobalPool, Node, Span
 from cnnspec.notation.vocabulary import AUGMENTATIONS
 
 #: Bytes per value: the compiled model is float32.
@@ -24,6 +24,13 @@ BYTES_PER_VALUE = 4
 #: convolution's), the implied-pooling rule, the head made for ``--classes``,
 #: or the frame every model has (the rescaling, the flatten).
 Origin = Literal["written", "implied", "classes", "frame"]
+
+#: How a residual block's input reaches its ``Add``: as it is, or through a 1x1 convolution.
+Shortcut = Literal["identity", "projection"]
+
+#: The rows a residual block's ``]+`` builds (their span is the block's ``close``):
+#: the 1x1 projection of the block's input, the ``Add``, the activation after it.
+Role = Literal["projection", "add", "block_activation"]
 
 
 # Layer and CheckedSpec are results the checker builds from already-valid
@@ -60,6 +67,19 @@ class Layer:
     l2: float | None = None
     #: A dropout's rate.
     rate: Fraction | None = None
+    #: False for a layer built without its bias (``B``).
+    use_bias: bool = True
+    #: The stride and padding of a pool (version 2: ``p3s2z``); None for other layers.
+    pool_stride: int | None = None
+    pool_padding: Literal["same", "valid"] | None = None
+    #: The 1-based number of the residual block the layer belongs to (its items'
+    #: layers and the rows of its ``]+``); None outside blocks.  The first layer
+    #: with ``block == k`` marks where block k's input is taken: the tensor before it.
+    block: int | None = None
+    #: On a block's ``Add`` row: whether the input is added as it is or projected.
+    shortcut: Shortcut | None = None
+    #: The rows tied to a block's ``]+`` (``item`` is the :class:`~cnnspec.notation.ir.Block`).
+    role: Role | None = None
 
     @property
     def output_size(self) -> int:
@@ -72,9 +92,12 @@ class Layer:
 
     @property
     def text(self) -> str:
-        """The item as written (``"16n"``), or ``""`` for layers with no token."""
+        """The item as written (``"16n"``; ``"]+R"`` for the rows of a block's ``]+``),
+        or ``""`` for layers with no token."""
         if self.item is None or self.origin == "implied":
             return ""
+        if self.role is not None and isinstance(self.item, Block):
+            return self.item.close_text
         return self.item.text
 
     @property
@@ -83,6 +106,8 @@ class Layer:
         (the frame, and a head made for ``--classes``, whose node is invented and points nowhere)."""
         if self.item is None or self.origin == "classes":
             return None
+        if self.role is not None and isinstance(self.item, Block):
+            return self.item.close
         return self.item.span
 
     @property
@@ -94,14 +119,22 @@ class Layer:
     def detail(self) -> str:
         """Short human description for tables and tooltips: ``3x3 s1 same relu``."""
         l2 = f" L2={self.l2:g}" if self.l2 else ""
-        if self.kind == "Conv2D":
+        bias = "" if self.use_bias else " no bias"
+        if self.kind in _CONV_KINDS:
             assert self.kernel is not None
             kh, kw = self.kernel
-            return f"{kh}x{kw} s{self.stride} {self.padding} {self.activation}{l2}"
+            conv = f"{kh}x{kw} s{self.stride} {self.padding} {self.activation}{bias}{l2}"
+            return conv + _CONV_KINDS[self.kind] + (" projection" if self.role == "projection" else "")
         if self.kind == "Dense":
-            return f"{self.activation}{l2}"
+            return f"{self.activation}{bias}{l2}"
         if self.pool_size is not None:
-            return f"{self.pool_size}x{self.pool_size}" + (" implied" if self.implied else "")
+            return _pool_detail(self)
+        if self.kind == "Add":
+            return self.shortcut or ""
+        if self.kind == "Activation":
+            return self.activation or ""
+        if self.kind == "BatchNormalization":
+            return _batchnorm_detail(self.item)
         if isinstance(self.item, GlobalPool):
             return "global " + self.item.op
         if self.rate is not None:
@@ -111,7 +144,25 @@ class Layer:
         return _FIXED_DETAIL.get(self.kind, "")
 
 
-_FIXED_DETAIL = {"BatchNormalization": "after activation", "Rescaling": "1/255"}
+_FIXED_DETAIL = {"Rescaling": "1/255"}
+
+#: The convolution classes and what their detail adds to ``3x3 s1 same relu``.
+_CONV_KINDS = {"Conv2D": "", "SeparableConv2D": " sep", "DepthwiseConv2D": " dw"}
+
+
+def _pool_detail(layer: Layer) -> str:
+    """``2x2`` (version 1's text, kept), ``3x3 s2``, ``3x3 s2 same``, ``2x2 implied``."""
+    k = layer.pool_size
+    stride = f" s{layer.pool_stride}" if layer.pool_stride not in (None, k) else ""
+    same = " same" if layer.pool_padding == "same" else ""
+    return f"{k}x{k}{stride}{same}" + (" implied" if layer.implied else "")
+
+
+def _batchnorm_detail(item: Node | None) -> str:
+    """``after activation`` (``n``), ``before activation`` (``b``, ``B``), ``of its own`` (a bare ``n``)."""
+    if isinstance(item, (Conv, Depthwise, Dense)):
+        return "after activation" if item.prenorm is None else "before activation"
+    return "of its own"
 
 
 def _augment_detail(aug: Augment) -> str:
