@@ -26,7 +26,22 @@ import pytest
 import specgen
 
 import cnnspec
-from cnnspec.notation.ir import KERAS_ACTIVATIONS, Conv, Dense, Dropout, GlobalPool, Pool
+from cnnspec.notation.ir import (
+    KERAS_ACTIVATIONS,
+    ActivationItem,
+    BatchNorm,
+    Block,
+    Conv,
+    Dense,
+    Depthwise,
+    Dropout,
+    GlobalPool,
+    Head,
+    InputShape,
+    NoPool,
+    Pool,
+    Span,
+)
 
 ORACLE_N = int(os.environ.get("CNNSPEC_ORACLE_N", "300"))
 ORACLE_SEED = int(os.environ.get("CNNSPEC_ORACLE_SEED", "0"))
@@ -77,13 +92,28 @@ def _weights_size(weights: list) -> int:
 
 
 def _keras_macs(layer) -> int:
-    """Multiply-accumulates of one layer, from its Keras config alone."""
+    """Multiply-accumulates of one layer, from its Keras config alone.
+
+    A convolution: every output value is a dot product over its window
+    (``kh*kw*cin``); a separable one adds the depthwise pass (``kh*kw`` per
+    input channel and output cell) to a 1x1 pointwise pass (``cin*filters``
+    per cell); a depthwise one is the depthwise pass alone.  Dense: ``in*out``.
+    Biases, batch norms, pools, activations and additions count no MACs.
+    """
     cls = type(layer).__name__
-    if cls == "Conv2D":
+    if cls in ("Conv2D", "SeparableConv2D", "DepthwiseConv2D"):
         kh, kw = layer.kernel_size
-        _, oh, ow, filters = layer.output.shape
-        assert filters == layer.filters
-        return oh * ow * filters * kh * kw * layer.input.shape[-1]
+        _, oh, ow, cout = layer.output.shape
+        cin = layer.input.shape[-1]
+        if cls == "Conv2D":
+            assert cout == layer.filters
+            return oh * ow * cout * kh * kw * cin
+        assert layer.depth_multiplier == 1
+        if cls == "DepthwiseConv2D":
+            assert cout == cin
+            return oh * ow * cin * kh * kw
+        assert cout == layer.filters
+        return oh * ow * (cin * kh * kw + cin * cout)
     if cls == "Dense":
         return layer.input.shape[-1] * layer.units
     return 0
@@ -98,6 +128,7 @@ def keras_facts(model) -> list[dict]:
             {
                 "name": layer.name,
                 "kind": type(layer).__name__,
+                # an Add has two inputs; its output is one tensor as any layer's
                 "output_shape": tuple(layer.output.shape[1:]),
                 "params": layer.count_params(),
                 "trainable_params": _weights_size(layer.trainable_weights),
@@ -136,56 +167,142 @@ def assert_same_network(spec: cnnspec.Spec, input_shape=None, classes=None, labe
     assert_builder_follows_ir(spec, model, checked.classes, label)
 
 
+def _producer(tensor) -> str:
+    """The name of the layer that made a Keras tensor."""
+    return tensor._keras_history.operation.name
+
+
 def assert_builder_follows_ir(spec: cnnspec.Spec, model, classes: int | None, label: str) -> None:
-    """Each IR node became the Keras layer it means, with its settings."""
+    """Each IR node became the Keras layer it means, with its settings.
+
+    The names are the checker's (``conv3``, ``sepconv1``, ``conv3_bn``,
+    ``block2_add``), counted here along the IR, so a layer the builder made
+    from the wrong item, or did not make, is found by name.
+    """
     by_name = {layer.name: layer for layer in model.layers}
-    conv_i = pool_i = dense_i = drop_i = 0
+    counts: dict[str, int] = {}
+    previous = ["rescaling"]  # the name of the last layer built: a block's input
 
-    def l2_of(layer) -> float | None:
-        reg = layer.kernel_regularizer
-        return None if reg is None else pytest.approx(float(reg.l2))
+    def named(prefix: str) -> str:
+        counts[prefix] = counts.get(prefix, 0) + 1
+        return f"{prefix}{counts[prefix]}"
 
-    def dropout(item: Dropout) -> None:
-        nonlocal drop_i
-        drop_i += 1
-        assert by_name[f"dropout{drop_i}"].rate == pytest.approx(float(item.rate)), label
+    def get(name: str, cls: str):
+        assert name in by_name, f"{label}: no layer {name}"
+        layer = by_name[name]
+        assert type(layer).__name__ == cls, f"{label}: {name} is {type(layer).__name__}, not {cls}"
+        previous[0] = name
+        return layer
 
-    for item in spec.conv or ():
-        if isinstance(item, Conv):
-            conv_i += 1
-            layer = by_name[f"conv{conv_i}"]
-            assert tuple(layer.kernel_size) == item.kernel, label
-            assert tuple(layer.strides) == (item.stride, item.stride), label
-            assert layer.padding == item.padding, label
-            assert layer.activation.__name__ == KERAS_ACTIVATIONS[item.activation], label
-            assert layer.use_bias and layer.data_format == "channels_last", label
-            assert l2_of(layer) == item.l2, label
-            assert (f"conv{conv_i}_bn" in by_name) == item.batchnorm, label
-        elif isinstance(item, Pool):
-            pool_i += 1
-            layer = by_name[f"pool{pool_i}"]
-            assert type(layer).__name__ == ("MaxPooling2D" if item.op == "max" else "AveragePooling2D"), label
-            assert tuple(layer.pool_size) == (item.size, item.size), label
-            assert tuple(layer.strides) == (item.size, item.size), label
-            assert layer.padding == "valid", label
-        elif isinstance(item, GlobalPool):
-            assert ("gap" if item.op == "avg" else "gmp") in by_name, label
-        elif isinstance(item, Dropout):
-            dropout(item)
-    for item in spec.dense or ():
-        if isinstance(item, Dense):
-            dense_i += 1
-            layer = by_name[f"dense{dense_i}"]
-            assert layer.activation.__name__ == KERAS_ACTIVATIONS[item.activation], label
-            assert l2_of(layer) == item.l2, label
-            assert (f"dense{dense_i}_bn" in by_name) == item.batchnorm, label
+    def reg(r) -> float | None:
+        return None if r is None else pytest.approx(float(r.l2))
+
+    def activation_of(layer) -> str:
+        return layer.activation.__name__
+
+    def own_layers(name: str, item: Conv | Depthwise | Dense) -> None:
+        """b/B: batch norm then the activation (none for I); n: batch norm after it."""
+        if item.prenorm:
+            get(f"{name}_bn", "BatchNormalization")
+            assert (f"{name}_act" in by_name) == (item.activation != "I"), label
+            if item.activation != "I":
+                assert (
+                    get(f"{name}_act", "Activation").get_config()["activation"] == KERAS_ACTIVATIONS[item.activation]
+                ), label
+        assert (f"{name}_bn" in by_name) == (item.batchnorm or item.prenorm is not None), label
+        if item.batchnorm:
+            get(f"{name}_bn", "BatchNormalization")
+
+    def convolution(item: Conv | Depthwise) -> None:
+        if isinstance(item, Depthwise):
+            name = named("dwconv")
+            layer = get(name, "DepthwiseConv2D")
+            assert layer.depth_multiplier == 1 and reg(layer.depthwise_regularizer) == item.l2, label
+        elif item.separable:
+            name = named("sepconv")
+            layer = get(name, "SeparableConv2D")
+            assert layer.depth_multiplier == 1 and layer.filters == item.filters, label
+            assert reg(layer.depthwise_regularizer) == item.l2 == reg(layer.pointwise_regularizer), label
         else:
-            dropout(item)
+            name = named("conv")
+            layer = get(name, "Conv2D")
+            assert layer.filters == item.filters and reg(layer.kernel_regularizer) == item.l2, label
+        assert tuple(layer.kernel_size) == item.kernel, label
+        assert tuple(layer.strides) == (item.stride, item.stride), label
+        assert layer.padding == item.padding and layer.data_format == "channels_last", label
+        assert activation_of(layer) == ("linear" if item.prenorm else KERAS_ACTIVATIONS[item.activation]), label
+        assert layer.use_bias == (item.prenorm != "B"), label
+        own_layers(name, item)
+
+    def block(item: Block) -> None:
+        before = previous[0]
+        for sub in item.items:
+            one(sub)
+        k = counts["block"] = counts.get("block", 0) + 1
+        output = previous[0]
+        add = get(f"block{k}_add", "Add")
+        operands = [_producer(t) for t in add._inbound_nodes[0].input_tensors]
+        assert operands[0] == output, label
+        if operands[1] != before:  # the shortcut is a projection of the block's input
+            proj = get(f"block{k}_proj", "Conv2D")
+            assert operands[1] == proj.name == f"block{k}_proj", label
+            assert _producer(proj._inbound_nodes[0].input_tensors[0]) == before, label
+            stride = math.prod(
+                s.stride if isinstance(s, (Conv, Depthwise)) else s.strides
+                for s in item.items
+                if isinstance(s, (Conv, Depthwise, Pool))
+            )
+            assert tuple(proj.kernel_size) == (1, 1) and tuple(proj.strides) == (stride, stride), label
+            assert proj.padding == "same" and proj.use_bias and activation_of(proj) == "linear", label
+            assert proj.kernel_regularizer is None, label
+            assert tuple(proj.output.shape) == tuple(add.input[0].shape), label
+        else:
+            assert f"block{k}_proj" not in by_name, label
+            assert tuple(add.input[0].shape) == tuple(add.input[1].shape), label
+        get(f"block{k}_add", "Add")
+        assert (f"block{k}_act" in by_name) == (item.activation not in (None, "I")), label
+        if item.activation not in (None, "I"):
+            assert (
+                get(f"block{k}_act", "Activation").get_config()["activation"] == KERAS_ACTIVATIONS[item.activation]
+            ), label
+
+    def one(item) -> None:
+        if isinstance(item, (Conv, Depthwise)):
+            convolution(item)
+        elif isinstance(item, Block):
+            block(item)
+        elif isinstance(item, Pool):
+            layer = get(named("pool"), "MaxPooling2D" if item.op == "max" else "AveragePooling2D")
+            assert tuple(layer.pool_size) == (item.size, item.size), label
+            assert tuple(layer.strides) == (item.strides, item.strides), label
+            assert layer.padding == item.padding, label
+        elif isinstance(item, GlobalPool):
+            get(
+                "gap" if item.op == "avg" else "gmp",
+                "GlobalAveragePooling2D" if item.op == "avg" else "GlobalMaxPooling2D",
+            )
+        elif isinstance(item, Dropout):
+            assert get(named("dropout"), "Dropout").rate == pytest.approx(float(item.rate)), label
+        elif isinstance(item, BatchNorm):
+            get(named("bn"), "BatchNormalization")
+        elif isinstance(item, ActivationItem):
+            layer = get(named("act"), "Activation")
+            assert layer.get_config()["activation"] == KERAS_ACTIVATIONS[item.activation], label
+        elif isinstance(item, Dense):
+            name = named("dense")
+            layer = get(name, "Dense")
+            assert layer.units == item.units and reg(layer.kernel_regularizer) == item.l2, label
+            assert activation_of(layer) == ("linear" if item.prenorm else KERAS_ACTIVATIONS[item.activation]), label
+            assert layer.use_bias == (item.prenorm != "B"), label
+            own_layers(name, item)
+
+    for item in (*(spec.conv or ()), *(spec.dense or ())):
+        one(item)
     head = by_name["head"]
     assert head.units == classes, label
     if spec.head is not None:
         assert head.activation.__name__ == spec.head.keras_activation, label
-        assert l2_of(head) == spec.head.l2, label
+        assert reg(head.kernel_regularizer) == spec.head.l2, label
     else:
         assert head.activation.__name__ == ("softmax" if classes > 1 else "sigmoid"), label
     for aug in spec.augment or ():
@@ -208,12 +325,127 @@ def assert_builder_follows_ir(spec: cnnspec.Spec, model, classes: int | None, la
 
 
 # --------------------------------------------------------------------------
+# Version-2 networks built as IR (the parser of v2 text lands apart)
+
+_AT = Span(line=1, column=1)
+
+
+def _c(filters: int, text: str = "", **kw) -> Conv:
+    return Conv(span=_AT, text=text or str(filters), filters=filters, **kw)
+
+
+def _blk(*items, activation=None) -> Block:
+    return Block(span=_AT, text="[", items=items, activation=activation, close=_AT, close_text="]+")
+
+
+def _ir(shape, conv=None, dense=None, classes=10) -> cnnspec.Spec:
+    h, w, c = shape
+    return cnnspec.Spec(
+        input=InputShape(span=_AT, text=f"{h}x{w}x{c}", height=h, width=w, channels=c),
+        conv=conv,
+        dense=dense,
+        head=Head(span=_AT, text=str(classes), classes=classes),
+    )
+
+
+def _pool(size=2, stride=None, padding="valid", op="max") -> Pool:
+    return Pool(span=_AT, text="p", size=size, stride=stride, padding=padding, op=op)
+
+
+def _dw(**kw) -> Depthwise:
+    return Depthwise(span=_AT, text="dw", **kw)
+
+
+def _n() -> BatchNorm:
+    return BatchNorm(span=_AT, text="n")
+
+
+def _a(letter: str) -> ActivationItem:
+    return ActivationItem(span=_AT, text=letter, activation=letter)
+
+
+V2_IR: dict[str, cnnspec.Spec] = {
+    # NOTATION.md's normative example: C: 32b [32b 32In]+R [64s2b 64In]+R gap
+    "resnet": _ir(
+        (32, 32, 3),
+        (
+            _c(32, prenorm="b"),
+            _blk(_c(32, prenorm="b"), _c(32, activation="I", batchnorm=True), activation="R"),
+            _blk(_c(64, stride=2, prenorm="b"), _c(64, activation="I", batchnorm=True), activation="R"),
+            GlobalPool(span=_AT, text="gap"),
+        ),
+    ),
+    # C: 32s2B dwB 64k1B dws2B 128k1B p0
+    "mobilenet": _ir(
+        (32, 32, 3),
+        (
+            _c(32, stride=2, prenorm="B"),
+            _dw(prenorm="B"),
+            _c(64, kernel=(1, 1), prenorm="B"),
+            _dw(stride=2, prenorm="B"),
+            _c(128, kernel=(1, 1), prenorm="B"),
+            NoPool(span=_AT, text="p0"),
+        ),
+    ),
+    # Xception-style: sep, blocks whose pools pad, a projection over a stride-2 pool
+    "xception": _ir(
+        (29, 31, 3),
+        (
+            _c(16, stride=2, prenorm="b"),
+            _blk(
+                _c(32, separable=True, prenorm="b"), _c(32, separable=True, prenorm="B", l2=1e-3), _pool(3, 2, "same")
+            ),
+            _blk(
+                _a("R"),
+                _c(32, separable=True, kernel=(5, 3), prenorm="b"),
+                _n(),
+                Dropout(span=_AT, text="d0", rate=0),
+                activation="E",
+            ),
+            _blk(_dw(kernel=(3, 5), l2=0.01, activation="T", batchnorm=True)),
+            _pool(3, 2),
+            _pool(2, 1, op="avg"),
+            _pool(2, 3, op="avg"),
+            _pool(2, padding="same"),
+            _dw(padding="valid", kernel=(1, 1), activation="I"),
+        ),
+        (
+            _n(),
+            Dense(span=_AT, text="8b", units=8, prenorm="b", activation="G"),
+            _a("W"),
+            Dense(span=_AT, text="8B", units=8, prenorm="B"),
+        ),
+        classes=3,
+    ),
+    # I: 28x28x1 C: [16 16]+ : a stride-1 projection of the image (32 parameters)
+    "channels": _ir((28, 28, 1), (_blk(_c(16), _c(16)),), classes=2),
+}
+
+
+# --------------------------------------------------------------------------
 # Tests
 
 
 @pytest.mark.parametrize("text, input_shape, classes", HAND_WRITTEN)
 def test_hand_written_specs_match_keras(keras, text, input_shape, classes):
     assert_same_network(cnnspec.parse(text), input_shape, classes, label=repr(text))
+
+
+@pytest.mark.parametrize("name", sorted(V2_IR))
+def test_version2_networks_match_keras(keras, name):
+    assert_same_network(V2_IR[name], label=name)
+
+
+def test_normative_resnet_totals(keras):
+    """NOTATION.md: ``I: 32x32x3 C: 32b [32b 32In]+R [64s2b 64In]+R gap O: 10`` has 78,474
+    parameters, 448 non-trainable, and its second block's projection 2,112: held against Keras."""
+    model = cnnspec.build(V2_IR["resnet"])
+    assert model.count_params() == 78_474 == cnnspec.check(V2_IR["resnet"]).total_params
+    assert _weights_size(model.non_trainable_weights) == 448
+    assert model.get_layer("block2_proj").count_params() == 2_112
+    assert "block1_proj" not in {layer.name for layer in model.layers}
+    channels = cnnspec.build(V2_IR["channels"])
+    assert channels.get_layer("block1_proj").count_params() == 32
 
 
 def test_hand_written_totals(keras):

@@ -53,6 +53,19 @@ POOL_ROWS = [
 ]
 
 
+# size, pool, stride, padding, expected, what the row shows (version 2: p3s2, p2s1, p3s2z, pz)
+STRIDED_POOL_ROWS = [
+    (32, 3, 2, "valid", 15, "p3s2: floor((32 - 3) / 2) + 1, overlapping windows"),
+    (7, 2, 1, "valid", 6, "p2s1: a stride below the size"),
+    (32, 3, 2, "same", 16, "p3s2z: 'same' gives ceil(32 / 2)"),
+    (15, 2, 2, "same", 8, "pz: an odd size rounds up, 15 -> 8"),
+    (10, 2, 3, "valid", 3, "a stride above the size skips a row between windows"),
+    (1, 3, 2, "same", 1, "'same' never shrinks below 1"),
+    (2, 3, 2, "valid", 0, "a valid pool larger than the map: E402"),
+    (3, 3, 5, "valid", 1, "one window, the stride beyond the map"),
+]
+
+
 def keras_conv_formula(size: int, kernel: int, stride: int, padding: str, dilation: int = 1) -> int:
     """Keras' formula (operation_utils.compute_conv_output_shape), in floats as Keras computes it."""
     if padding == "valid":
@@ -78,6 +91,21 @@ def test_pool_output_size(size: int, pool: int, expected: int, why: str) -> None
     assert pool_output_size(size, pool) == expected, why
 
 
+def keras_strided_pool_formula(size: int, pool: int, stride: int, padding: str) -> int:
+    """Keras' compute_pooling_output_shape, in floats as Keras computes it."""
+    if padding == "valid":
+        return int(math.floor((size - pool) / stride) + 1)
+    return int(math.floor((size - 1) / stride) + 1)
+
+
+@pytest.mark.parametrize(("size", "pool", "stride", "padding", "expected", "why"), STRIDED_POOL_ROWS)
+def test_strided_and_padded_pool_output_size(
+    size: int, pool: int, stride: int, padding: str, expected: int, why: str
+) -> None:
+    assert keras_strided_pool_formula(size, pool, stride, padding) == expected, why
+    assert pool_output_size(size, pool, stride, padding) == expected, why
+
+
 def test_the_tables_agree_with_keras_itself() -> None:
     """Keras' own shape function gives the same length, and rejects what the checker rejects."""
     from keras.src.ops.operation_utils import compute_conv_output_shape, compute_pooling_output_shape
@@ -99,6 +127,14 @@ def test_the_tables_agree_with_keras_itself() -> None:
                 compute_pooling_output_shape(shape, (pool, pool), (pool, pool), "valid")
             continue
         out = compute_pooling_output_shape(shape, (pool, pool), (pool, pool), "valid")
+        assert out[1] == expected, why
+    for size, pool, stride, padding, expected, why in STRIDED_POOL_ROWS:
+        shape = (None, size, size, 1)
+        if expected < 1:
+            with pytest.raises(ValueError):
+                compute_pooling_output_shape(shape, (pool, pool), (stride, stride), padding)
+            continue
+        out = compute_pooling_output_shape(shape, (pool, pool), (stride, stride), padding)
         assert out[1] == expected, why
 
 

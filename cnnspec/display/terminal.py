@@ -72,6 +72,8 @@ def totals(checked: CheckedSpec) -> Text:
         t.append(
             "\nno O: and no --classes: the head (softmax over the data's classes) will come from the data", "yellow"
         )
+    for note in checked.notes:
+        t.append(f"\nnote: {note}", "yellow")
     return t
 
 

@@ -98,8 +98,23 @@ def build_checked(checked: CheckedSpec, *, seed: int | None = None) -> keras.Mod
     assert checked.ok and checked.input_shape is not None and checked.classes is not None
     inputs = keras.Input(shape=checked.input_shape, name="image")
     x = inputs
+    # A residual block is the one place the graph branches: its input (the
+    # tensor before its first layer) is kept, projected when the checker
+    # listed a projection, and added to the block's output.
+    block_inputs: dict[int, Any] = {}
+    shortcut: Any = None
     for layer in checked.layers:
-        x = _HANDLERS[layer.kind](layers, layer, seed)(x)
+        if layer.block is not None and layer.block not in block_inputs:
+            block_inputs[layer.block] = x
+        make = _HANDLERS[layer.kind](layers, layer, seed)
+        if layer.role == "projection":
+            assert layer.block is not None
+            shortcut = make(block_inputs[layer.block])
+        elif layer.role == "add":
+            assert layer.block is not None
+            x = make([x, shortcut if layer.shortcut == "projection" else block_inputs[layer.block]])
+        else:
+            x = make(x)
     return keras.Model(inputs, x, name=_model_name(checked.spec))
 
 
@@ -124,7 +139,39 @@ def _conv(L: Any, layer: Layer, seed: int | None) -> Any:
         strides=layer.stride,
         padding=layer.padding,
         activation=layer.activation,
+        use_bias=layer.use_bias,
         kernel_regularizer=_regularizer(layer.l2),
+        data_format="channels_last",
+        name=layer.name,
+    )
+
+
+def _separable(L: Any, layer: Layer, seed: int | None) -> Any:
+    # L2 regularizes both kernels (NOTATION.md: "sets both").
+    return L.SeparableConv2D(
+        layer.output_shape[-1],
+        layer.kernel,
+        strides=layer.stride,
+        padding=layer.padding,
+        depth_multiplier=1,
+        activation=layer.activation,
+        use_bias=layer.use_bias,
+        depthwise_regularizer=_regularizer(layer.l2),
+        pointwise_regularizer=_regularizer(layer.l2),
+        data_format="channels_last",
+        name=layer.name,
+    )
+
+
+def _depthwise(L: Any, layer: Layer, seed: int | None) -> Any:
+    return L.DepthwiseConv2D(
+        layer.kernel,
+        strides=layer.stride,
+        padding=layer.padding,
+        depth_multiplier=1,
+        activation=layer.activation,
+        use_bias=layer.use_bias,
+        depthwise_regularizer=_regularizer(layer.l2),
         data_format="channels_last",
         name=layer.name,
     )
@@ -134,11 +181,19 @@ def _batchnorm(L: Any, layer: Layer, seed: int | None) -> Any:
     return L.BatchNormalization(name=layer.name)
 
 
+def _activation(L: Any, layer: Layer, seed: int | None) -> Any:
+    return L.Activation(layer.activation, name=layer.name)
+
+
+def _add(L: Any, layer: Layer, seed: int | None) -> Any:
+    return L.Add(name=layer.name)
+
+
 def _pool(L: Any, layer: Layer, seed: int | None) -> Any:
     return getattr(L, layer.kind)(
         pool_size=layer.pool_size,
-        strides=layer.pool_size,
-        padding="valid",
+        strides=layer.pool_stride,
+        padding=layer.pool_padding,
         data_format="channels_last",
         name=layer.name,
     )
@@ -165,6 +220,7 @@ def _dense(L: Any, layer: Layer, seed: int | None) -> Any:
     return L.Dense(
         layer.output_shape[-1],
         activation=layer.activation,
+        use_bias=layer.use_bias,
         kernel_regularizer=_regularizer(layer.l2),
         name=layer.name,
         **head,
@@ -176,7 +232,11 @@ _HANDLERS: dict[str, Handler] = {
     **dict.fromkeys(AUGMENT_CLASSES, _augment),
     "Rescaling": _rescaling,
     "Conv2D": _conv,
+    "SeparableConv2D": _separable,
+    "DepthwiseConv2D": _depthwise,
     "BatchNormalization": _batchnorm,
+    "Activation": _activation,
+    "Add": _add,
     **dict.fromkeys(POOL_CLASSES.values(), _pool),
     **dict.fromkeys(GLOBAL_POOL_CLASSES.values(), _global_pool),
     "Dropout": _dropout,

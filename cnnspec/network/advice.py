@@ -1,4 +1,4 @@
-"""Practitioners' advice on a valid network: W501-W506, one function per rule.
+"""Practitioners' advice on a valid network: W501-W508, one function per rule.
 
 Each rule reads the checked layers' typed fields (never the display text)
 and returns its warnings; :func:`advise` runs :data:`RULES` in order, so the
@@ -14,7 +14,24 @@ from collections.abc import Callable, Sequence
 from cnnspec.errors import Diagnostic
 from cnnspec.network.layers import BYTES_PER_VALUE, Layer
 from cnnspec.network.shapes import Shape, gib, shape_text
-from cnnspec.notation.ir import Augment, Conv, ConvItem, Dense, DenseItem, Dropout, GlobalPool, Pool, Span, Spec
+from cnnspec.notation.ir import (
+    ActivationItem,
+    Augment,
+    BatchNorm,
+    Block,
+    Conv,
+    ConvItem,
+    Dense,
+    DenseItem,
+    Depthwise,
+    Dropout,
+    GlobalPool,
+    Node,
+    Pool,
+    Span,
+    Spec,
+)
+from cnnspec.notation.vocabulary import ACTIVATION_LETTERS
 
 #: A layer holding more than this share of all parameters is flagged (W503).
 DOMINANT_SHARE = 0.5
@@ -22,6 +39,11 @@ DOMINANT_SHARE = 0.5
 MEMORY_WARNING_BYTES = 16 * 2**30
 
 Rule = Callable[[Spec, Sequence[Layer]], list[Diagnostic]]
+
+#: The Keras classes of the convolutions (``sep`` and ``dw`` are kinds of convolution).
+CONV_KINDS = frozenset({"Conv2D", "SeparableConv2D", "DepthwiseConv2D"})
+#: Layers a look-back passes over: they sit between a layer and what follows it.
+_NORM_AND_ACTIVATION = frozenset({"BatchNormalization", "Activation"})
 
 
 def _warning(spec: Spec, code: str, message: str, span: Span | None, hint: str) -> Diagnostic:
@@ -36,16 +58,16 @@ def _body(layers: Sequence[Layer]) -> list[Layer]:
 
 
 def w501_dropout_after_conv(spec: Spec, layers: Sequence[Layer]) -> list[Diagnostic]:
-    """Dropout right after a convolution (batch norm aside), not after pooling."""
+    """Dropout right after a convolution (batch norms and activation layers aside), not after pooling."""
     out = []
     body = _body(layers)
     for i, layer in enumerate(body):
         if layer.kind != "Dropout" or i == 0:
             continue
         j = i - 1
-        while j > 0 and body[j].kind == "BatchNormalization":
+        while j > 0 and body[j].kind in _NORM_AND_ACTIVATION:
             j -= 1
-        if body[j].kind == "Conv2D":
+        if body[j].kind in CONV_KINDS and body[j].role is None:
             out.append(
                 _warning(
                     spec,
@@ -59,18 +81,33 @@ def w501_dropout_after_conv(spec: Spec, layers: Sequence[Layer]) -> list[Diagnos
 
 
 def w502_linear_dense_pair(spec: Spec, layers: Sequence[Layer]) -> list[Diagnostic]:
-    """Two linear dense layers in a row collapse into one."""
-    dense = [layer for layer in _body(layers) if layer.kind == "Dense"]
+    """Two linear dense layers in a row collapse into one.
+
+    A dense layer is linear when no activation follows it before the next dense
+    layer: not its own, not the one after its ``b``, not a bare activation item
+    (batch normalization does not count).
+    """
+    body = _body(layers)
+    dense = [i for i, layer in enumerate(body) if layer.kind == "Dense"]
+    ends = [*dense[1:], len(body)]
+
+    def linear(k: int) -> bool:
+        start, end = dense[k], ends[k]
+        return body[start].activation == "linear" and not any(
+            body[j].kind == "Activation" and body[j].activation != "linear" for j in range(start + 1, end)
+        )
+
     return [
         _warning(
             spec,
             "W502",
-            f"dense layers '{a.text}' and '{b.text}' are both linear: together they are one linear map",
-            b.span,
-            f"give the first an activation, such as {a.text}R",
+            f"dense layers '{body[dense[k]].text}' and '{body[dense[k + 1]].text}' are both linear: "
+            "together they are one linear map",
+            body[dense[k + 1]].span,
+            f"give the first an activation, such as {body[dense[k]].text}R",
         )
-        for a, b in itertools.pairwise(dense)
-        if a.activation == "linear" and b.activation == "linear"
+        for k in range(len(dense) - 1)
+        if linear(k) and linear(k + 1)
     ]
 
 
@@ -124,26 +161,38 @@ def w504_batchnorm_and_dropout(spec: Spec, layers: Sequence[Layer]) -> list[Diag
 
 
 def w505_pool_drops_edge(spec: Spec, layers: Sequence[Layer]) -> list[Diagnostic]:
-    """A pool over an odd size drops the last row or column."""
+    """A "valid" pool that drops the last rows or columns, or skips some between its windows.
+
+    A pool of size k and stride s over a length H >= k drops the last
+    (H - k) mod s rows, and skips s - k rows between windows when s > k.  With
+    s = k this is version 1's rule; pools with ``z`` never warn.
+    """
     out = []
     before = _input_shapes(layers)
     for layer in layers:
         size = layer.pool_size
-        if size is None:
+        if size is None or layer.pool_padding == "same":
             continue
+        stride = layer.pool_stride or size
         h, wd, _ = before[layer.name]
-        lost = [f"{h % size} row(s)" if h % size else "", f"{wd % size} column(s)" if wd % size else ""]
+        lost = [f"{(h - size) % stride} row(s)" if (h - size) % stride else ""]
+        lost.append(f"{(wd - size) % stride} column(s)" if (wd - size) % stride else "")
         lost = [x for x in lost if x]
-        if lost:
+        problems = [f"drops the last {' and '.join(lost)}"] if lost else []
+        windows = min(layer.output_shape[0], layer.output_shape[1])
+        if stride > size and windows > 1:
+            problems.append(f"skips {stride - size} row(s) and column(s) between its windows")
+        if problems:
             what = "the implied pool after" if layer.implied else "pool"
+            by = f"by {size}" if stride == size else f"by {size} with stride {stride}"
             out.append(
                 _warning(
                     spec,
                     "W505",
-                    f"{what} '{layer.text or _conv_text_at(spec, layer.span)}' pools {h}x{wd} by {size}: "
-                    f"it drops the last {' and '.join(lost)}",
+                    f"{what} '{layer.text or _conv_text_at(spec, layer.span)}' pools {h}x{wd} {by}: "
+                    f"it {' and '.join(problems)}",
                     layer.span,
-                    "use sizes divisible by the pool, or 'same' padding with a stride instead",
+                    "use sizes divisible by the pool, or 'same' padding with a stride instead, or pad it: p2z, p3s2z",
                 )
             )
     return out
@@ -167,6 +216,68 @@ def w506_memory(spec: Spec, layers: Sequence[Layer]) -> list[Diagnostic]:
     ]
 
 
+def w507_stacked_activation(spec: Spec, layers: Sequence[Layer]) -> list[Diagnostic]:
+    """A bare activation right after a layer that already applies one (a batch norm between aside)."""
+    out = []
+    body = _body(layers)
+    for i, layer in enumerate(body):
+        if not isinstance(layer.item, ActivationItem) or i == 0:
+            continue
+        j = i - 1
+        while j > 0 and body[j].kind == "BatchNormalization":
+            j -= 1
+        prev = body[j]
+        applies = prev.kind in CONV_KINDS or prev.kind in ("Dense", "Activation")
+        if not applies or prev.activation in (None, "linear"):
+            continue
+        letter = layer.item.activation
+        out.append(
+            _warning(
+                spec,
+                "W507",
+                f"activation '{layer.text}' comes right after '{prev.text}', which already applies "
+                f"{prev.activation}: the two are stacked",
+                layer.span,
+                _stacked_hint(prev, letter),
+            )
+        )
+    return out
+
+
+def _stacked_hint(prev: Layer, letter: str) -> str:
+    if isinstance(prev.item, Block):
+        return f"write ]+{letter} for one activation after the addition"
+    if isinstance(prev.item, ActivationItem):
+        return "keep one of the two activations"
+    return f"write {_with_activation(prev.text, letter)}, or {_with_activation(prev.text, 'I')} {letter}"
+
+
+def w508_b_without_activation(spec: Spec, layers: Sequence[Layer]) -> list[Diagnostic]:
+    """``b`` on a layer without an activation: the batch norm before nothing is ``n``."""
+    return [
+        _warning(
+            spec,
+            "W508",
+            f"'{layer.text}': b on a layer without an activation is the same as n "
+            "(batch normalization after the layer)",
+            layer.span,
+            f"write {_with_activation(layer.text, 'R')} if an activation was meant, "
+            f"or {layer.text.replace('b', 'n')} for this network",
+        )
+        for layer in _body(layers)
+        if isinstance(layer.item, (Conv, Depthwise, Dense))
+        and layer.item.prenorm == "b"
+        and layer.item.activation == "I"
+        and (layer.kind in CONV_KINDS or layer.kind == "Dense")
+    ]
+
+
+def _with_activation(text: str, letter: str) -> str:
+    """An item's text with its activation letter replaced by ``letter`` (or added): ``16`` -> ``16T``."""
+    kept = "".join(ch for ch in text if ch not in ACTIVATION_LETTERS)
+    return kept + letter
+
+
 #: The rules, in the order their warnings are reported.
 RULES: tuple[Rule, ...] = (
     w501_dropout_after_conv,
@@ -175,6 +286,8 @@ RULES: tuple[Rule, ...] = (
     w504_batchnorm_and_dropout,
     w505_pool_drops_edge,
     w506_memory,
+    w507_stacked_activation,
+    w508_b_without_activation,
 )
 
 
@@ -196,21 +309,24 @@ def _conv_text_at(spec: Spec, span: Span | None) -> str:
     return "p"
 
 
-def _bn_dropout_blocks(spec: Spec) -> list[tuple[Conv | Dense, Dropout]]:
-    """Blocks that hold both batch norm and dropout: (first BN layer, first dropout).
+def _bn_dropout_blocks(spec: Spec) -> list[tuple[Node, Dropout]]:
+    """Blocks that hold both batch norm and dropout: (first batch norm, first dropout).
 
     A block in C: is a run of convolutions with the pool that closes it and
-    the dropouts right after that pool; in D: a dense layer and its dropouts.
+    the dropouts right after that pool (a residual block's ``]+`` closes it as
+    a pool does); in D: a dense layer and what follows it up to the next.
+    Every batch normalization counts: ``n``, ``b``, ``B``, a bare ``n``.
     """
     blocks: list[list[ConvItem | DenseItem]] = []
     current: list[ConvItem | DenseItem] = []
     closed = False
-    for conv_item in spec.conv or ():
+    for conv_item, closes in _conv_items(spec):
         if closed and not isinstance(conv_item, Dropout):
             blocks.append(current)
             current, closed = [], False
-        current.append(conv_item)
-        if isinstance(conv_item, (Pool, GlobalPool)):
+        if not isinstance(conv_item, Block):
+            current.append(conv_item)
+        if closes:
             closed = True
     if current:
         blocks.append(current)
@@ -222,10 +338,28 @@ def _bn_dropout_blocks(spec: Spec) -> list[tuple[Conv | Dense, Dropout]]:
         current.append(dense_item)
     if current:
         blocks.append(current)
-    found: list[tuple[Conv | Dense, Dropout]] = []
+    found: list[tuple[Node, Dropout]] = []
     for block in blocks:
-        bn = [i for i in block if isinstance(i, (Conv, Dense)) and i.batchnorm]
+        bn = [i for i in block if _normalizes(i)]
         drops = [i for i in block if isinstance(i, Dropout)]
         if bn and drops:
             found.append((bn[0], drops[0]))
     return found
+
+
+def _conv_items(spec: Spec) -> list[tuple[ConvItem, bool]]:
+    """C:'s items with a residual block's items in line, each with whether it closes a
+    W504 block (a pool, and the block's ``]+``, which stands as the Block itself)."""
+    out: list[tuple[ConvItem, bool]] = []
+    for item in spec.conv or ():
+        for sub in item.items if isinstance(item, Block) else (item,):
+            out.append((sub, isinstance(sub, (Pool, GlobalPool))))
+        if isinstance(item, Block):
+            out.append((item, True))
+    return out
+
+
+def _normalizes(item: ConvItem | DenseItem) -> bool:
+    if isinstance(item, BatchNorm):
+        return True
+    return isinstance(item, (Conv, Depthwise, Dense)) and (item.batchnorm or item.prenorm is not None)

@@ -16,15 +16,21 @@ from dataclasses import dataclass
 
 from cnnspec.errors import Diagnostic
 from cnnspec.network.advice import advise
-from cnnspec.network.layers import BYTES_PER_VALUE, Layer, Origin
+from cnnspec.network.layers import BYTES_PER_VALUE, Layer, Origin, Role, Shortcut
 from cnnspec.network.shapes import Shape, conv_output_size, parse_shape, pool_output_size, shape_text
 from cnnspec.notation.ir import (
+    ActivationItem,
+    BatchNorm,
+    Block,
     Conv,
     ConvItem,
     Dense,
+    Depthwise,
     Dropout,
     GlobalPool,
     Head,
+    Node,
+    NoPool,
     Pool,
     Span,
     Spec,
@@ -32,7 +38,7 @@ from cnnspec.notation.ir import (
 )
 from cnnspec.notation.vocabulary import ACTIVATIONS, AUGMENTATIONS, GLOBAL_POOL_CLASSES, POOL_CLASSES
 
-__all__ = ["AUGMENT_LAYERS", "BYTES_PER_VALUE", "CheckedSpec", "Layer", "Origin", "check"]
+__all__ = ["AUGMENT_LAYERS", "BYTES_PER_VALUE", "NO_IMPLIED_POOLS", "CheckedSpec", "Layer", "Origin", "check"]
 
 #: Augmentation name -> Keras class (from the vocabulary).
 AUGMENT_LAYERS = {a.name: a.keras_class for a in AUGMENTATIONS.values()}
@@ -51,6 +57,9 @@ class CheckedSpec:
     #: True when there is no ``O:`` and no ``--classes``: the body is checked
     #: and the head will come from the data's class count.
     head_from_data: bool = False
+    #: What ``check`` says besides errors and warnings (version 2: "no implied
+    #: pools: the section holds a residual block").
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -107,6 +116,8 @@ class CheckedSpec:
             warnings=[d.to_dict() for d in self.warnings],
             errors=[d.to_dict() for d in self.errors],
         )
+        if self.notes:  # only where there are some: a version-1 spec's JSON is as it was
+            out["notes"] = list(self.notes)
         return out
 
 
@@ -142,6 +153,8 @@ class _LayerWalk:
     errors: list[Diagnostic]
     shape: Shape
     counters: dict[str, int]
+    #: The number of the residual block being walked, else None.
+    block: int | None = None
 
     def next_index(self, key: str) -> int:
         self.counters[key] = self.counters.get(key, 0) + 1
@@ -158,43 +171,73 @@ class _LayerWalk:
 
 
 def _conv(w: _LayerWalk, item: Conv) -> bool:
+    """A convolution (``sep`` too) and its own layers: batch norm and activation of ``b``/``B``, ``n``."""
+    return _convolution(w, item, item.filters, "sepconv" if item.separable else "conv")
+
+
+def _depthwise(w: _LayerWalk, item: Depthwise) -> bool:
+    """``dw``: a depthwise convolution, as many channels out as in."""
+    return _convolution(w, item, w.shape[-1], "dwconv")
+
+
+def _convolution(w: _LayerWalk, item: Conv | Depthwise, filters: int, prefix: str) -> bool:
     h, wd, cin = w.shape
     kh, kw = item.kernel
     oh = conv_output_size(h, kh, item.stride, item.padding)
     ow = conv_output_size(wd, kw, item.stride, item.padding)
+    what = "depthwise conv" if isinstance(item, Depthwise) else "conv"
     if oh < 1 or ow < 1:
         w.error(
             "E401",
-            f"conv '{item.text}' receives {shape_text(w.shape)} and would output "
-            f"{oh}x{ow}x{item.filters}: a {kh}x{kw} {item.padding} kernel needs at least {kh}x{kw}",
+            f"{what} '{item.text}' receives {shape_text(w.shape)} and would output "
+            f"{oh}x{ow}x{filters}: a {kh}x{kw} {item.padding} kernel needs at least {kh}x{kw}",
             item.span,
             "use 'same' padding (drop v), a smaller kernel, or fewer pools before it",
         )
         return False
-    params = kh * kw * cin * item.filters + item.filters
-    name = f"conv{w.next_index('conv')}"
+    bias = filters if item.use_bias else 0
+    if isinstance(item, Depthwise):
+        kind, params, macs = "DepthwiseConv2D", kh * kw * cin + bias, oh * ow * cin * kh * kw
+    elif item.separable:
+        kind = "SeparableConv2D"
+        params, macs = kh * kw * cin + cin * filters + bias, oh * ow * cin * (kh * kw + filters)
+    else:
+        kind, params, macs = "Conv2D", kh * kw * cin * filters + bias, oh * ow * filters * kh * kw * cin
+    name = f"{prefix}{w.next_index(prefix)}"
     w.add(
         Layer(
             name=name,
-            kind="Conv2D",
-            output_shape=(oh, ow, item.filters),
+            kind=kind,
+            output_shape=(oh, ow, filters),
             params=params,
             trainable_params=params,
-            macs=oh * ow * item.filters * kh * kw * cin,
+            macs=macs,
             item=item,
-            activation=ACTIVATIONS[item.activation],
+            activation="linear" if item.prenorm else ACTIVATIONS[item.activation],
             kernel=item.kernel,
             stride=item.stride,
             padding=item.padding,
             l2=item.l2,
+            use_bias=item.use_bias,
+            block=w.block,
         )
     )
-    if item.batchnorm:
-        _batchnorm(w, f"{name}_bn", item)
+    _own_layers(w, name, item)
     return True
 
 
-def _batchnorm(w: _LayerWalk, name: str, item: Conv | Dense) -> None:
+def _own_layers(w: _LayerWalk, name: str, item: Conv | Depthwise | Dense) -> None:
+    """What a layer's modifiers add after it: ``b``/``B``'s batch norm and activation
+    (none for ``I``), then ``n``'s batch norm."""
+    if item.prenorm:
+        _batchnorm(w, f"{name}_bn", item)
+        if item.activation != "I":
+            _activation(w, f"{name}_act", item, ACTIVATIONS[item.activation])
+    if item.batchnorm:
+        _batchnorm(w, f"{name}_bn", item)
+
+
+def _batchnorm(w: _LayerWalk, name: str, item: Node, role: Role | None = None) -> None:
     channels = w.shape[-1]
     w.add(
         Layer(
@@ -205,13 +248,41 @@ def _batchnorm(w: _LayerWalk, name: str, item: Conv | Dense) -> None:
             trainable_params=2 * channels,
             non_trainable_params=2 * channels,
             item=item,
+            block=w.block,
+            role=role,
         )
     )
 
 
+def _activation(w: _LayerWalk, name: str, item: Node, activation: str, role: Role | None = None) -> None:
+    w.add(
+        Layer(
+            name=name,
+            kind="Activation",
+            output_shape=w.shape,
+            item=item,
+            activation=activation,
+            block=w.block,
+            role=role,
+        )
+    )
+
+
+def _bare_batchnorm(w: _LayerWalk, item: BatchNorm) -> bool:
+    _batchnorm(w, f"bn{w.next_index('bn')}", item)
+    return True
+
+
+def _bare_activation(w: _LayerWalk, item: ActivationItem) -> bool:
+    _activation(w, f"act{w.next_index('act')}", item, ACTIVATIONS[item.activation])
+    return True
+
+
 def _pool(w: _LayerWalk, item: Pool) -> bool:
     h, wd, c = w.shape
-    oh, ow = pool_output_size(h, item.size), pool_output_size(wd, item.size)
+    stride = item.strides
+    oh = pool_output_size(h, item.size, stride, item.padding)
+    ow = pool_output_size(wd, item.size, stride, item.padding)
     if oh < 1 or ow < 1:
         what = "implied pool" if item.implied else f"pool '{item.text}'"
         w.error(
@@ -232,8 +303,87 @@ def _pool(w: _LayerWalk, item: Pool) -> bool:
             item=item,
             origin="implied" if item.implied else "written",
             pool_size=item.size,
+            pool_stride=stride,
+            pool_padding=item.padding,
+            block=w.block,
         )
     )
+    return True
+
+
+def _block(w: _LayerWalk, item: Block) -> bool:
+    """A residual block: its items' layers, then the rows of its ``]+``: the projection
+    (when the shapes differ), the ``Add`` and the activation after it."""
+    number = w.next_index("block")
+    shape_in = w.shape
+    w.block = number
+    try:
+        if not all(_HANDLERS[sub.kind](w, sub) for sub in item.items):  # type: ignore[operator]
+            return False
+        return _shortcut(w, item, number, shape_in)
+    finally:
+        w.block = None
+
+
+def _block_stride(item: Block) -> int:
+    """The product of the strides of the block's convolutions and pools."""
+    stride = 1
+    for sub in item.items:
+        if isinstance(sub, (Conv, Depthwise)):
+            stride *= sub.stride
+        elif isinstance(sub, Pool):
+            stride *= sub.strides
+    return stride
+
+
+def _shortcut(w: _LayerWalk, item: Block, number: int, shape_in: Shape) -> bool:
+    out = w.shape
+    shortcut: Shortcut = "identity"
+    if out != shape_in:
+        h, wd, cin = shape_in
+        stride = _block_stride(item)
+        projected = (-(-h // stride), -(-wd // stride), out[-1])
+        if projected != out:
+            w.error(
+                "E406",
+                f"no shortcut fits the block: it receives {shape_text(shape_in)} and outputs {shape_text(out)}, "
+                f"but a 1x1 projection of stride {stride} (the product of its strides) gives "
+                f"{shape_text(projected)}",
+                item.close,
+                "make the block's reductions 'same'-padded: p3s2z for a pool, strided convolutions without v",
+            )
+            return False
+        shortcut = "projection"
+        w.add(
+            Layer(
+                name=f"block{number}_proj",
+                kind="Conv2D",
+                output_shape=out,
+                params=cin * out[-1] + out[-1],
+                trainable_params=cin * out[-1] + out[-1],
+                macs=out[0] * out[1] * cin * out[-1],
+                item=item,
+                activation="linear",
+                kernel=(1, 1),
+                stride=stride,
+                padding="same",
+                block=number,
+                role="projection",
+            )
+        )
+    w.add(
+        Layer(
+            name=f"block{number}_add",
+            kind="Add",
+            output_shape=out,
+            item=item,
+            block=number,
+            shortcut=shortcut,
+            role="add",
+        )
+    )
+    if item.activation is not None and item.activation != "I":
+        _activation(w, f"block{number}_act", item, ACTIVATIONS[item.activation], role="block_activation")
     return True
 
 
@@ -257,6 +407,7 @@ def _dropout(w: _LayerWalk, item: Dropout) -> bool:
             output_shape=w.shape,
             item=item,
             rate=item.rate,
+            block=w.block,
         )
     )
     return True
@@ -268,9 +419,8 @@ def _no_pool(w: _LayerWalk, item: ConvItem) -> bool:
 
 def _dense(w: _LayerWalk, item: Dense) -> bool:
     name = f"dense{w.next_index('dense')}"
-    _dense_layer(w, name, item.units, ACTIVATIONS[item.activation], item)
-    if item.batchnorm:
-        _batchnorm(w, f"{name}_bn", item)
+    _dense_layer(w, name, item.units, "linear" if item.prenorm else ACTIVATIONS[item.activation], item)
+    _own_layers(w, name, item)
     return True
 
 
@@ -278,7 +428,8 @@ def _dense_layer(
     w: _LayerWalk, name: str, units: int, activation: str, item: Dense | Head, origin: Origin = "written"
 ) -> None:
     fan_in = w.shape[-1]
-    params = fan_in * units + units
+    use_bias = not isinstance(item, Dense) or item.use_bias
+    params = fan_in * units + (units if use_bias else 0)
     w.add(
         Layer(
             name=name,
@@ -291,6 +442,7 @@ def _dense_layer(
             origin=origin,
             activation=activation,
             l2=item.l2,
+            use_bias=use_bias,
         )
     )
 
@@ -298,6 +450,10 @@ def _dense_layer(
 #: IR item kind -> the handler that adds its layers; False stops the walk (an error).
 _HANDLERS = {
     "conv": _conv,
+    "depthwise": _depthwise,
+    "batchnorm": _bare_batchnorm,
+    "activation": _bare_activation,
+    "block": _block,
     "pool": _pool,
     "globalpool": _global_pool,
     "dropout": _dropout,
@@ -380,7 +536,23 @@ def check(
         errors=tuple(w.errors),
         warnings=tuple(warnings),
         head_from_data=n_classes is None,
+        notes=_notes(spec),
     )
+
+
+#: The note of a ``C:`` whose residual block turned the implied pools off.
+NO_IMPLIED_POOLS = "no implied pools: the section holds a residual block"
+
+
+def _notes(spec: Spec) -> tuple[str, ...]:
+    """The notes of a spec: a ``C:`` with a block and no pooling item of its own has no
+    implied pools because of the block, which the reader may not expect."""
+    if not spec.has_blocks:
+        return ()
+    items = [sub for item in spec.conv or () for sub in (item.items if isinstance(item, Block) else (item,))]
+    if any(isinstance(item, (Pool, GlobalPool, NoPool)) for item in items):
+        return ()
+    return (NO_IMPLIED_POOLS,)
 
 
 def _walk(w: _LayerWalk, spec: Spec, classes: int | None) -> None:

@@ -34,13 +34,20 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: str) -> int:
     return (size - kernel) // stride + 1
 
 
-def pool_output_size(size: int, pool: int) -> int:
-    """Output length of a ``pool`` x ``pool`` pool, stride ``pool``, valid padding.
+def pool_output_size(size: int, pool: int, stride: int | None = None, padding: str = "valid") -> int:
+    """Output length of a ``pool`` x ``pool`` pool along one axis (Keras' rule).
 
-    >>> pool_output_size(7, 2), pool_output_size(1, 2)
-    (3, 0)
+    The stride defaults to the size (version 1's pools).  ``valid`` gives
+    ``floor((size - pool) / stride) + 1``, ``same`` gives ``ceil(size / stride)``
+    (``pz``: 15 -> 8).  A result below 1 means the pool does not fit.
+
+    >>> pool_output_size(7, 2), pool_output_size(1, 2), pool_output_size(7, 3, 2), pool_output_size(15, 2, 2, "same")
+    (3, 0, 3, 8)
     """
-    return (size - pool) // pool + 1
+    step = pool if stride is None else stride
+    if padding == "same":
+        return -(-size // step)
+    return (size - pool) // step + 1
 
 
 def parse_shape(text: str) -> Shape:
