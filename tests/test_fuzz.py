@@ -25,6 +25,7 @@ import pytest
 import specgen
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from notation_v2 import V2_TOKENS, random_v2_text, text_checkable
 
 import cnnspec
 from cnnspec.display import terminal
@@ -160,11 +161,12 @@ def test_load_returns_a_spec_file_as_the_docs_say(tmp_path):
 
 TOKENS = [
     "I:", "A:", "C:", "D:", "O:", "c:", "X:", "p", "p0", "p1", "p3", "ap", "gap", "gmp", "d", "d5", "d½", "d1/0",
-    "d12.5%", "16", "16RT", "0", "16k0", "16s0", "16L2=1e-3", "L2", "n", "16 n", "flip", "rot", "rot.9", "zoom.1",
+    "d12.5%", "16", "16RT", "0", "16k0", "16s0", "16L2=1e-3", "L2", "n", "16 k5", "flip", "rot", "rot.9", "zoom.1",
     "28x28", "0x1x1", "1x1x1", "99999x99999x3", "m =", "m=", "=", "\n", "# c", "#", "\t", "1e3", "½", "⅟", "\x00",
     "{", "}", ",", "{,}", "{,=}", "{16,32}", "{d¼,}", "{m =,}", "\u00a0", "\u2028", "\ufeff", "16L2=1E-3", "k", "s",
+    *V2_TOKENS, "{[16,}", "[{16,32}", "{16,32}]+",
 ]  # fmt: skip
-CHARS = "IACDO:0123456789 \t\nkxsvnRTSEGWIL=.e-/%pagmd#_{},½¼" + "\u00a0\x0b"
+CHARS = "IACDO:0123456789 \t\nkxsvnRTSEGWIL=.e-/%pagmd#_{},½¼[]+zbBw" + "\u00a0\x0b"
 
 
 def _number(r: random.Random) -> str:
@@ -207,7 +209,13 @@ def mutate(r: random.Random) -> str:
     """A generated spec or file with 1 to 6 grammar-aware edits, or a hostile shape."""
     if r.random() < 0.01:
         return _hostile(r)
-    text = specgen.random_spec(r).text if r.random() < 0.6 else specgen.random_file(r, n=r.randint(1, 3))[0]
+    k = r.random()
+    if k < 0.45:
+        text = specgen.random_spec(r).text
+    elif k < 0.7:
+        text = specgen.random_file(r, n=r.randint(1, 3))[0]
+    else:
+        text = random_v2_text(r)
     for _ in range(r.randint(1, 6)):
         words = text.split(" ")
         i, j = r.randrange(len(words)), r.randrange(len(words))
@@ -241,6 +249,8 @@ def run_check(text: str) -> None:
     *table* of a valid spec is not printed here (rich takes about 1 ms a row,
     which is the display's cost, not the notation's).
     """
+    if not text_checkable(text):  # v2 before the checker speaks it: fmt's part only
+        return
     results = check_source(text, "<fuzz>")
     for res in results:
         render_all(res.errors + res.warnings, res.source)

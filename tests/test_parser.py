@@ -135,10 +135,12 @@ def test_implied_rule_is_purely_written():
 
 
 def test_items_are_whole_tokens():
-    assert errors_of("C: 16 n") == [("E200", 1, 7)]
-    assert errors_of("C: 16 n", input_shape="8x8x1")[0] == ("E200", 1, 7)
+    assert errors_of("C: 16 k5") == [("E200", 1, 7)]
+    assert errors_of("C: 16 k5", input_shape="8x8x1")[0] == ("E200", 1, 7)
     spec = cnnspec.parse("C: 16n")
     assert spec.conv[0].batchnorm
+    # Version 2: a bare `n` is an item of its own, so `16 n` is conv16 then a batch norm.
+    assert [i.kind for i in cnnspec.parse("C: 16 n").conv] == ["conv", "batchnorm", "pool"]
 
 
 def test_header_may_touch_its_first_item():
@@ -413,7 +415,7 @@ def test_error_hints():
 
     assert "28x28x1" in hint("I: 28x28 C: 4") and "28x28x3" in hint("I: 28x28 C: 4")
     assert "p0" in hint("I: 1x1x1 C: 4")
-    assert "16n" in hint("C: 16 n")
+    assert "16k5" in hint("C: 16 k5")
     assert "C:" in hint("c: 16 D: 4")
 
 

@@ -1,10 +1,14 @@
 """Spec -> canonical text.
 
 Sections in order, one space between items, modifiers in the order count,
-``k``, ``s``, ``v``, activation, ``n``, ``L2``, defaults left out, implied
-pools spelled out (``p0`` kept where it was written), rates as a Unicode
-fraction where one is exact.  ``parse(format(s))`` is the same network as
-``s``, and formatting is idempotent.
+``sep``, ``k``, ``s``, ``v``, ``b`` or ``B``, activation, ``n``, ``L2`` (``dw``
+likewise), defaults left out, implied pools spelled out (``p0`` kept where it
+was written, left out beside a residual block), pools as size, ``s``, ``z``,
+rates as a Unicode fraction where one is exact.  ``b`` with the identity
+activation builds what ``n`` does and is written ``n`` (``16Ib`` -> ``16In``,
+``D: 64b`` -> ``64n``); ``]+I`` is written ``]+``.  The formatter never merges
+or splits items (``16 n`` stays two).  ``parse(format(s))`` is the same network
+as ``s``, and formatting is idempotent.
 """
 
 from __future__ import annotations
@@ -12,8 +16,37 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from cnnspec.notation.ir import Augment, Conv, Dense, Dropout, GlobalPool, Head, NoPool, Pool, Spec, SpecFile
-from cnnspec.notation.vocabulary import DEFAULT_L2, GLOBAL_POOLS, POOLS, UNICODE_FRACTIONS
+from cnnspec.notation.ir import (
+    ActivationItem,
+    Augment,
+    BatchNorm,
+    Block,
+    Conv,
+    Dense,
+    Depthwise,
+    Dropout,
+    GlobalPool,
+    Head,
+    Node,
+    NoPool,
+    Pool,
+    PreNorm,
+    Spec,
+    SpecFile,
+)
+from cnnspec.notation.vocabulary import (
+    BARE_BATCHNORM,
+    BLOCK_CLOSE,
+    BLOCK_OPEN,
+    DEFAULT_L2,
+    DEFAULT_POOL_SIZE,
+    DEPTHWISE,
+    GLOBAL_POOLS,
+    POOL_SAME,
+    POOLS,
+    SEPARABLE,
+    UNICODE_FRACTIONS,
+)
 
 _FRACTION_CHARS = {v: k for k, v in UNICODE_FRACTIONS.items()}
 
@@ -75,29 +108,38 @@ def _l2(l2: float | None) -> str:
     return f"L2={text.removesuffix('.0')}"
 
 
-def _conv(c: Conv) -> str:
-    out = str(c.filters)
-    kh, kw = c.kernel
+def _norm_and_activation(prenorm: PreNorm | None, activation: str, default: str, batchnorm: bool) -> str:
+    """``b``/``B``, the activation letter, ``n``: ``b`` with the identity is ``n``."""
+    if prenorm == "b" and activation == "I":  # no activation layer: the same network as n
+        prenorm, batchnorm = None, True
+    out: str = prenorm or ""
+    if activation != default:
+        out += activation
+    return out + ("n" if batchnorm else "")
+
+
+def _shape(kernel: tuple[int, int], stride: int, padding: str) -> str:
+    kh, kw = kernel
+    out = ""
     if (kh, kw) != (3, 3):
         out += f"k{kh}" if kh == kw else f"k{kh}x{kw}"
-    if c.stride != 1:
-        out += f"s{c.stride}"
-    if c.padding == "valid":
-        out += "v"
-    if c.activation != "R":
-        out += c.activation
-    if c.batchnorm:
-        out += "n"
-    return out + _l2(c.l2)
+    if stride != 1:
+        out += f"s{stride}"
+    return out + ("v" if padding == "valid" else "")
+
+
+def _conv(c: Conv) -> str:
+    out = str(c.filters) + (SEPARABLE if c.separable else "") + _shape(c.kernel, c.stride, c.padding)
+    return out + _norm_and_activation(c.prenorm, c.activation, "R", c.batchnorm) + _l2(c.l2)
+
+
+def _depthwise(c: Depthwise) -> str:
+    out = DEPTHWISE + _shape(c.kernel, c.stride, c.padding)
+    return out + _norm_and_activation(c.prenorm, c.activation, "R", c.batchnorm) + _l2(c.l2)
 
 
 def _dense(d: Dense) -> str:
-    out = str(d.units)
-    if d.activation != "I":
-        out += d.activation
-    if d.batchnorm:
-        out += "n"
-    return out + _l2(d.l2)
+    return str(d.units) + _norm_and_activation(d.prenorm, d.activation, "I", d.batchnorm) + _l2(d.l2)
 
 
 def _head(h: Head) -> str:
@@ -113,7 +155,35 @@ _GLOBAL_POOL_ITEM = {op: item for item, op in GLOBAL_POOLS.items()}
 
 
 def _pool(p: Pool) -> str:
-    return _POOL_PREFIX[p.op] + ("" if p.size == 2 else str(p.size))
+    """Size, ``s``, ``z``: the size written when a stride or ``z`` follows, a stride equal to it left out."""
+    stride = "" if p.strides == p.size else f"s{p.strides}"
+    same = POOL_SAME if p.padding == "same" else ""
+    size = "" if p.size == DEFAULT_POOL_SIZE and not (stride or same) else str(p.size)
+    return _POOL_PREFIX[p.op] + size + stride + same
+
+
+def _item(item: Node) -> str:
+    """One item of C: or D: (a block with its items); ``p0`` is placed by the caller."""
+    if isinstance(item, Conv):
+        return _conv(item)
+    if isinstance(item, Dense):
+        return _dense(item)
+    if isinstance(item, Depthwise):
+        return _depthwise(item)
+    if isinstance(item, Pool):
+        return _pool(item)
+    if isinstance(item, GlobalPool):
+        return _GLOBAL_POOL_ITEM[item.op]
+    if isinstance(item, Dropout):
+        return "d" + format_rate(item.rate)
+    if isinstance(item, BatchNorm):
+        return BARE_BATCHNORM
+    if isinstance(item, ActivationItem):
+        return item.activation
+    if isinstance(item, Block):
+        after = item.activation if item.activation not in (None, "I") else ""
+        return BLOCK_OPEN + " ".join(_item(i) for i in item.items) + BLOCK_CLOSE + (after or "")
+    raise TypeError(f"not an item of C: or D: {item!r}")
 
 
 def _augment(a: Augment) -> str:
@@ -133,26 +203,13 @@ def format_spec(spec: Spec) -> str:
     if spec.augment:
         parts.append("A: " + " ".join(_augment(a) for a in spec.augment))
     if spec.conv:
-        items: list[str] = []
-        nopool = False
-        for item in spec.conv:
-            if isinstance(item, Conv):
-                items.append(_conv(item))
-            elif isinstance(item, Pool):
-                items.append(_pool(item))
-            elif isinstance(item, GlobalPool):
-                items.append(_GLOBAL_POOL_ITEM[item.op])
-            elif isinstance(item, Dropout):
-                items.append("d" + format_rate(item.rate))
-            elif isinstance(item, NoPool):
-                nopool = True
-        if nopool:
+        items = [_item(item) for item in spec.conv if not isinstance(item, NoPool)]
+        # p0 is kept where there are no pools, last; beside a block it adds nothing and is left out.
+        if any(isinstance(item, NoPool) for item in spec.conv) and not spec.has_blocks:
             items.append("p0")
         parts.append("C: " + " ".join(items))
     if spec.dense:
-        parts.append(
-            "D: " + " ".join(_dense(d) if isinstance(d, Dense) else "d" + format_rate(d.rate) for d in spec.dense)
-        )
+        parts.append("D: " + " ".join(_item(d) for d in spec.dense))
     if spec.head:
         parts.append("O: " + _head(spec.head))
     return " ".join(parts)

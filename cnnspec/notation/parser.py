@@ -23,6 +23,7 @@ from cnnspec.errors import Diagnostic, SpecError
 from cnnspec.notation.grammar import Section, parse_sections
 from cnnspec.notation.ir import Span, Spec, SpecFile
 from cnnspec.notation.items import (
+    brackets_outside_c,
     check_pooling,
     implied_pools,
     parse_augment,
@@ -212,6 +213,10 @@ def _parse_one(text: str, origin: str, name: str | None) -> tuple[Spec | None, l
     fields: dict[str, Any] = {}
     for sec in _sections_in_order(sections, sink):
         key, read = _SECTION_READERS[sec.letter]
+        if sec.letter != "C" and any(t.type in ("LBRACK", "RBRACK") for t in sec.items):
+            sec.items = brackets_outside_c(sec, sink)  # E146
+            if not sec.items:
+                continue
         fields[key] = read(sec, sink)
     _needs_body(sections, sink)
     if sink.errors:

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 
 from cnnspec.errors import Diagnostic
-from cnnspec.notation.ir import Node, Span, Spec, SpecFile
+from cnnspec.notation.ir import Block, Node, Span, Spec, SpecFile
 from cnnspec.notation.parser import ParsedFile, ParsedSpec, count_words, parse_file_results, parse_variant
 from cnnspec.notation.vocabulary import (
     MAX_ITEMS_PER_FILE,
@@ -143,7 +143,7 @@ def _scan(text: str, origin: str) -> _Scan:
 
 
 _NAME_CHARS = re.compile(r"[A-Za-z0-9_.]")
-_CHAR_NAMES = {"/": "_", "%": "pct", "=": "", " ": "_", "\t": "_"}
+_CHAR_NAMES = {"/": "_", "%": "pct", "=": "", " ": "_", "\t": "_", "[": "", "]": "", "+": ""}
 
 
 def _name_part(alt: str) -> str:
@@ -204,7 +204,11 @@ class _Mapper:
         return d.replace(span=self.span(d.span), spec=name)
 
     def node(self, node: Node) -> Node:
-        return node.model_copy(update={"span": self.span(node.span)})
+        update: dict[str, object] = {"span": self.span(node.span)}
+        if isinstance(node, Block):  # its items and its `]+` too
+            update["items"] = tuple(self.node(i) for i in node.items)
+            update["close"] = self.span(node.close)
+        return node.model_copy(update=update)
 
     def spec(self, spec: Spec, name: str, source: str) -> Spec:
         update: dict[str, object] = {"name": name, "source": source}

@@ -117,13 +117,33 @@ MODIFIERS: dict[str, str] = {
     "n": "batch norm",
     "L2": "L2",
     "act": "activation",
+    # Version 2.
+    "sep": "separable",
+    "b": "batch norm before the activation",
+    "B": "batch norm before the activation (no bias)",
 }
-#: Section -> the modifiers its units take.
+#: Section -> the modifiers its units take; ``dw`` is a depthwise convolution's.
 MODIFIERS_ALLOWED: dict[str, frozenset[str]] = {
-    "C": frozenset({"k", "s", "L2", "v", "n", "act"}),
-    "D": frozenset({"L2", "n", "act"}),
+    "C": frozenset({"k", "s", "L2", "v", "n", "act", "sep", "b", "B"}),
+    "D": frozenset({"L2", "n", "act", "b", "B"}),
     "O": frozenset({"L2", "act"}),
+    "dw": frozenset({"k", "s", "L2", "v", "n", "act", "b", "B"}),
 }
+#: The batch-norm modifiers, at most one of them on an item: ``n`` after the
+#: activation, ``b`` before it, ``B`` before it and the layer without its bias.
+NORM_MODIFIERS = ("n", "b", "B")
+#: The separable-convolution modifier (``64sep``) and the depthwise item (``dw``).
+SEPARABLE = "sep"
+DEPTHWISE = "dw"
+#: Bare items (version 2): a batch norm of its own, and the activation letters
+#: that may stand alone (a bare ``I`` is an error: it would do nothing).
+BARE_BATCHNORM = "n"
+BARE_ACTIVATIONS = ACTIVATION_LETTERS.replace("I", "")
+#: A residual block: ``[`` opens it, ``]+`` (with an optional activation letter) closes it.
+BLOCK_OPEN = "["
+BLOCK_CLOSE = "]+"
+#: Pool modifiers after the size: a stride ``sK`` and ``z`` (padding "same").
+POOL_SAME = "z"
 #: L2 factor written as a bare ``L2``.
 DEFAULT_L2 = 0.01
 
