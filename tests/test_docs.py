@@ -9,11 +9,15 @@ Fenced blocks, by language:
   error codes listed (as a multiset, in any order).
 - ``cnn-fmt``: lines ``written => canonical``; ``fmt`` gives the canonical
   form, and the canonical form is a fixed point.
+- ``python keras``: a Keras model as a tutorial writes it (section "From a
+  Keras model"); ``from-keras`` of it gives the spec of the ``cnn`` block right
+  after it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -39,6 +43,18 @@ def _blocks(language: str) -> list[tuple[str, str, list[str]]]:
             if words and words[0] == language:
                 line = text.count("\n", 0, m.start()) + 1
                 out.append((f"{doc.name}:{line}", m["body"], words[1:]))
+    return out
+
+
+def _keras_examples() -> list[tuple[str, str, str]]:
+    """(id, Keras code, spec) of every ``python keras`` block and the ``cnn`` block after it."""
+    text = (ROOT / "docs" / "notation.md").read_text(encoding="utf-8")
+    fences = list(FENCE.finditer(text))
+    out = []
+    for m, after in zip(fences, fences[1:], strict=False):
+        if m["info"].split() == ["python", "keras"]:
+            assert after["info"].split() == ["cnn"], "a keras example is followed by its spec"
+            out.append((f"notation.md:{text.count(chr(10), 0, m.start()) + 1}", m["body"], after["body"].strip()))
     return out
 
 
@@ -85,6 +101,47 @@ def test_canonical_form_example(where: str, body: str, words: list[str]) -> None
         run = run_cli(["fmt", "--spec", written])
         assert run.exit_code == 0, run.output
         assert run.output == canonical + "\n", line
+
+
+KERAS = _keras_examples()
+
+
+def test_the_keras_section_holds_examples() -> None:
+    assert len(KERAS) >= 4
+
+
+@pytest.mark.parametrize("where,code,spec", KERAS, ids=[w for w, _, _ in KERAS])
+def test_from_keras_example(where: str, code: str, spec: str) -> None:
+    """The section "From a Keras model": the model as written, and the spec from-keras gives."""
+    import keras
+    from keras import layers
+
+    from cnnspec.model.from_keras import from_keras
+
+    scope: dict[str, object] = {"keras": keras, "layers": layers}
+    exec(code, scope)  # the doc's own code, as a reader pastes it
+    assert from_keras(scope["model"]) == spec, where
+
+
+def test_the_figures_of_the_v2_sections() -> None:
+    """The parameter and MAC counts docs/notation.md writes, held to the checker and to Keras."""
+    resnet = cnnspec.check(cnnspec.parse("I: 32x32x3 C: 32b [32b 32In]+R [64s2b 64In]+R gap O: 10"))
+    assert (resnet.total_params, resnet.non_trainable_params) == (78_474, 448)
+    projection = next(la for la in resnet.layers if la.role == "projection")
+    assert projection.params == 2_112 and projection.output_shape == (16, 16, 64)
+    image = cnnspec.check(cnnspec.parse("I: 28x28x1 C: [16 16]+ gap O: 10"))
+    assert next(la.params for la in image.layers if la.role == "projection") == 32
+    sep = cnnspec.check(cnnspec.parse("I: 32x32x32 C: 64sep p0"))
+    plain = cnnspec.check(cnnspec.parse("I: 32x32x32 C: 64 p0"))
+    dw = cnnspec.check(cnnspec.parse("I: 32x32x32 C: dw p0"))
+    assert (sep.layers[-1].params, sep.layers[-1].macs, plain.layers[-1].params) == (2_400, 2_392_064, 18_496)
+    assert (dw.layers[-1].params, dw.layers[-1].macs) == (320, 294_912)
+    # Keras, the oracle: the same counts from the built models.
+    for checked in (resnet, sep, dw, image):
+        model = cnnspec.build(checked.spec)
+        assert model.count_params() == checked.total_params
+    model = cnnspec.build(resnet.spec)
+    assert sum(math.prod(w.shape) for w in model.non_trainable_weights) == 448
 
 
 def test_fmt_keeps_comments_where_the_notation_says() -> None:
