@@ -49,7 +49,17 @@ SEEDS = {
     "no_head": "I: 2x2x1 C: 8 D: 4R",
 }
 GOLDEN_SEEDS = ("seed000", "seed001")
-MARK_KINDS = ("BatchNormalization", "Rescaling")
+MARK_KINDS = ("BatchNormalization", "Rescaling", "Activation")
+
+#: Version-2 networks: residual blocks (identity and projection shortcuts), separable and
+#: depthwise convolutions, bare items, a ReLU that opens a block (Xception's middle flow).
+V2 = {
+    "resnet": "I: 32x32x3 C: 32b [32b 32In]+R [64s2b 64In]+R gap O: 10",
+    "first_block": "I: 28x28x1 C: [16 16]+ gap O: 10",
+    "sep_dw": "I: 32x32x3 C: 32 64sep dwb 64k1B gap O: 10",
+    "xception": "I: 32x32x3 C: 32B [64sepB 64sepBI p3s2z]+ [R 64sepBI R 64sepBI]+R gap O: 10",
+    "bare": "I: 32x32x3 C: 32I n R 32I n R D: n 64 R O: 10",
+}
 
 
 def checked(text: str, **kw: object) -> CheckedSpec:
@@ -79,11 +89,16 @@ def assert_picture(c: CheckedSpec, svg: str, style: str = "blocks") -> None:
         assert shape in all_text(g), (la.name, all_text(g))
         assert (g.get("data-implied") == "true") == la.implied
         visible = [t.text for t in g.findall(f"{SVG}text")]
-        if style == "table" or not (la.kind in MARK_KINDS or la.kind.startswith("Random") or la.kind == "Dropout"):
+        marked = la.kind in MARK_KINDS or la.kind.startswith("Random")
+        if style == "table" or not (marked or la.kind == "Dropout" or la.role == "projection"):
             assert shape in visible, (la.name, visible)
-        if style == "blocks" and (la.kind in MARK_KINDS or la.kind.startswith("Random")):
-            # A mark on its layer, not a block: a small badge after its owner.
-            assert g.get("data-on")
+        if style == "blocks" and la.role == "projection":
+            # On the skip connection, labelled as the 1x1 convolution it is.
+            assert g.get("data-on") and any(v and v.startswith("1x1 conv") for v in visible), visible
+        if style == "blocks" and marked:
+            # A mark on its layer, not a block: a small badge after its owner (a batch norm or
+            # activation that opens a residual block is a column of its own, still a badge).
+            assert g.get("data-on") or la.block is not None
             (poly,) = g.findall(f"{SVG}polygon")
             xs = [float(p.split(",")[0]) for p in poly.get("points", "").split()]
             assert max(xs) - min(xs) < 70
@@ -201,8 +216,130 @@ def test_random_png(text: str, tmp_path: Path) -> None:
     assert_png(draw_png(checked(text), tmp_path / "net.png", scale=1.0))
 
 
+@pytest.mark.parametrize("name", sorted(V2))
+@pytest.mark.parametrize("style", ["blocks", "table"])
+def test_v2_svg(name: str, style: str) -> None:
+    c = checked(V2[name])
+    assert_picture(c, draw_svg(c, style=style), style)  # type: ignore[arg-type]
+
+
+def test_random_v2_specs_draw() -> None:
+    """The oracle's random spec generator (every version-2 item) draws in both styles."""
+    from specgen import random_specs
+
+    for gen in random_specs(25, seed=11):
+        c = cnnspec.check(cnnspec.parse(gen.text), input_shape=gen.input_shape, classes=gen.classes)
+        assert c.ok, (gen.text, c.errors)
+        for style in ("blocks", "table"):
+            assert_picture(c, draw_svg(c, style=style), style)  # type: ignore[arg-type]
+
+
 # --------------------------------------------------------------------------
 # What the picture shows
+
+
+def skip_groups(svg: str) -> list[ET.Element]:
+    return [g for g in ET.fromstring(svg).iter(f"{SVG}g") if g.get("class") == "skip"]
+
+
+def _xs(el: ET.Element) -> list[float]:
+    """Every x coordinate of an element's lines, polygons and texts."""
+    out: list[float] = []
+    for child in el:
+        if child.tag == f"{SVG}line":
+            out += [float(child.get("x1", 0)), float(child.get("x2", 0))]
+        elif child.tag == f"{SVG}polygon":
+            out += [float(p.split(",")[0]) for p in child.get("points", "").split()]
+    return out
+
+
+@pytest.mark.parametrize("style", ["blocks", "table"])
+def test_a_block_draws_its_skip_connection_and_a_plain_spec_none(style: str) -> None:
+    c = checked(V2["resnet"])
+    skips = skip_groups(draw_svg(c, style=style))  # type: ignore[arg-type]
+    assert [(g.get("data-block"), g.get("data-shortcut"), g.get("data-add")) for g in skips] == [
+        ("1", "identity", "block1_add"),
+        ("2", "projection", "block2_add"),
+    ]
+    for plain in (SEEDS["seed001"], V2["sep_dw"], V2["bare"]):
+        assert skip_groups(draw_svg(checked(plain), style=style)) == []  # type: ignore[arg-type]
+
+
+def test_the_skip_connection_runs_from_the_blocks_input_to_its_add() -> None:
+    c = checked(V2["resnet"])
+    svg = draw_svg(c)
+    groups = {g.get("data-name"): g for g in layer_groups(svg)}
+    for skip in skip_groups(svg):
+        number = int(skip.get("data-block", 0))
+        members = [la.name for la in c.layers if la.block == number]
+        first, add = groups[members[0]], groups[skip.get("data-add")]
+        before = groups[c.layers[[la.name for la in c.layers].index(members[0]) - 1].name]
+        start, end = min(_xs(skip)), max(_xs(skip))
+        # It leaves the main line between the column that makes the input and the block's first
+        # layer, and comes down into the ⊕ of its Add, over the block's layers.
+        assert max(_xs(before)) <= start + 3 < min(_xs(first)) + 3, (start, _xs(before), _xs(first))
+        assert min(_xs(add)) < end < max(_xs(add))
+        assert "⊕" not in all_text(add)  # drawn, not a glyph: a ring and a cross
+        assert len(add.findall(f"{SVG}line")) >= 2
+    # The projection is drawn on block 2's skip connection, labelled as a 1x1 stride-2 conv.
+    proj = groups["block2_proj"]
+    assert proj.get("data-on") == "block2_add" and proj.get("data-kind") == "Conv2D"
+    assert "1x1 conv s2" in [t.text for t in proj.findall(f"{SVG}text")]
+    (skip2,) = [g for g in skip_groups(svg) if g.get("data-block") == "2"]
+    assert min(_xs(skip2)) < min(_xs(proj)) < max(_xs(proj)) < max(_xs(skip2))
+    assert "block1_proj" not in groups  # an identity shortcut has no projection
+
+
+def test_a_block_first_in_c_takes_the_rescaled_image() -> None:
+    c = checked(V2["first_block"])
+    svg = draw_svg(c)
+    (skip,) = skip_groups(svg)
+    assert skip.get("data-shortcut") == "projection"
+    inputs = [g for g in ET.fromstring(svg).iter(f"{SVG}g") if g.get("class") == "input"]
+    assert max(_xs(inputs[0])) <= min(_xs(skip)) + 3
+
+
+def test_a_relu_that_opens_a_block_is_a_column_of_its_own() -> None:
+    """Xception's middle flow: the shortcut is the input before the ReLU, so the ReLU is drawn
+    after the point where the skip connection leaves the main line."""
+    c = checked(V2["xception"])
+    svg = draw_svg(c)
+    groups = {g.get("data-name"): g for g in layer_groups(svg)}
+    opener = next(la for la in c.layers if la.block == 2)
+    assert opener.kind == "Activation"
+    assert groups[opener.name].get("data-on") is None
+    (skip,) = [g for g in skip_groups(svg) if g.get("data-block") == "2"]
+    assert min(_xs(skip)) < min(_xs(groups[opener.name]))
+    inner = next(la for la in c.layers if la.kind == "Activation" and la.block == 1)
+    assert groups[inner.name].get("data-on")  # the ReLU of a `B` inside a block is a badge
+
+
+def _front_fill(g: ET.Element) -> str:
+    return g.findall(f"{SVG}polygon")[2].get("fill", "")
+
+
+def test_sep_and_dw_are_kinds_of_convolution() -> None:
+    c = checked(V2["sep_dw"])
+    svg = draw_svg(c)
+    groups = {g.get("data-kind"): g for g in layer_groups(svg)}
+    conv, sep, dw = groups["Conv2D"], groups["SeparableConv2D"], groups["DepthwiseConv2D"]
+    assert len({_front_fill(conv), _front_fill(sep), _front_fill(dw)}) == 3  # three hues
+    texts = {kind: [t.text or "" for t in g.findall(f"{SVG}text")] for kind, g in groups.items()}
+    assert any(t.startswith("sep 3x3") for t in texts["SeparableConv2D"])
+    assert any(t.startswith("dw 3x3") for t in texts["DepthwiseConv2D"])
+    assert not any(t.startswith(("sep", "dw")) for t in texts["Conv2D"])
+    # Each is a cuboid with its mark: sep's front split in two, dw's front sliced.
+    assert len(sep.findall(f"{SVG}line")) == 1 and len(dw.findall(f"{SVG}line")) >= 2
+    legend = next(g for g in ET.fromstring(svg).iter(f"{SVG}g") if g.get("class") == "legend")
+    assert {"sep conv", "dw conv", "activation"} <= {t.text for t in legend.iter(f"{SVG}text")}
+
+
+def test_b_draws_batch_norm_then_activation_as_badges_in_order() -> None:
+    svg = draw_svg(checked("I: 32x32x3 C: 32b 32n gap O: 10"))
+    groups = [g for g in layer_groups(svg) if g.get("data-on") == "conv1"]
+    assert [all_text(g).split()[0] for g in groups] == ["conv1_bn", "conv1_act"]
+    assert [g.findall(f"{SVG}text")[0].text for g in groups] == ["BN", "relu"]
+
 
 
 def test_marks_sit_on_their_layer() -> None:

@@ -33,6 +33,8 @@ class _Palette(TypedDict):
 
     input: tuple[str, str, str]
     conv: tuple[str, str, str]
+    sep: tuple[str, str, str]
+    dw: tuple[str, str, str]
     pool: str
     dropout: str
     flatten: str
@@ -41,12 +43,17 @@ class _Palette(TypedDict):
     bn: str
     l2: str
     aug: str
+    act: str
+    skip: str
     stripe: str
 
 
 COLORS: _Palette = {
     "input": ("#e0e0e0", "#f0f0f0", "#c4c4c4"),  # front, top, side
     "conv": ("#8cc0e3", "#b9daf0", "#5f9fcb"),
+    # Separable and depthwise convolutions: kinds of convolution, so hues near the conv's blue.
+    "sep": ("#7fcdbb", "#b5e3d8", "#4fa792"),
+    "dw": ("#b4a7e0", "#d6cef0", "#8a79c7"),
     "pool": "#f4a259",
     "dropout": "#7b68b3",
     "flatten": "#bdbdbd",
@@ -55,6 +62,8 @@ COLORS: _Palette = {
     "bn": "#ffd84d",
     "l2": "#d7b5e0",
     "aug": "#e6e6e6",
+    "act": "#d9ecd0",
+    "skip": "#c0392b",
     "stripe": "#f6f8fb",
 }
 

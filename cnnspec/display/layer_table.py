@@ -1,5 +1,6 @@
 """The table picture: the compact variant for long networks, one row per layer
-with a small bar for its share of the parameters.
+with a small bar for its share of the parameters; a bracket in the left margin
+(``<g class="skip">``) spans the rows of each residual block.
 
 At most :data:`~cnnspec.display.elision.PICTURE_MAX_ROWS` layer rows: a longer network
 shows its first and last layers around a ``<g class="elided">`` row.
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnnspec.display.elision import PICTURE_MAX_ROWS, elide, hidden_text
+from cnnspec.display.residual import block_spans, has_blocks
 from cnnspec.display.geometry import (
     COLORS,
     DIM,
@@ -37,6 +39,8 @@ HEADER = ("#", "layer", "item", "kind", "output", "params", "")
 #: Columns set flush right: the index, the output shape, the parameters.
 RIGHT = frozenset({0, 4, 5})
 BAR_WIDTH = 110.0
+#: Room in the left margin for the brackets of residual blocks.
+BLOCK_COLUMN = 18.0
 
 #: One row: the layer (None: the input) and its seven cells.
 Row = tuple["Layer | None", tuple[str, ...]]
@@ -60,16 +64,22 @@ def layout_table(checked: CheckedSpec) -> Picture:
     """One row per layer, with a small bar for its share of the parameters."""
     require_drawable(checked)
     rows, gap_at, hidden = _table_rows(checked)
-    cols = _table_columns(checked, rows)
+    blocks = has_blocks(checked.layers)
+    cols = _table_columns(checked, rows, MARGIN + (BLOCK_COLUMN if blocks else 0.0))
     groups: list[Group] = [_header(cols, MARGIN + 12)]
     y = MARGIN + 12 + 5
     total = checked.total_params or 1
+    tops: dict[int, float] = {}  # id of a layer -> the top of its row
     for n, (owner, cells) in enumerate(rows):
         if n == gap_at:
             groups.append(_gap_group(hidden, cols, y))
             y += ROW
         groups.append(_row_group(owner, cells, cols, y, striped=n % 2 == 1, total=total))
+        if owner is not None:
+            tops[id(owner)] = y
         y += ROW
+    if blocks:
+        groups += _block_brackets(checked, tops)
     caption, y = caption_group(checked, MARGIN, y + 22, cols.width - 2 * MARGIN)
     groups.append(caption)
     return Picture(round(cols.width), round(y + MARGIN - 8), groups, checked.spec.name or "network")
@@ -100,13 +110,37 @@ def _gap_group(hidden: int, cols: _Columns, top: float) -> Group:
     return Group("elided", items, {"data-hidden": str(hidden)}, f"{hidden_text(hidden)} not drawn")
 
 
-def _table_columns(checked: CheckedSpec, rows: list[Row]) -> _Columns:
+def _block_brackets(checked: CheckedSpec, tops: dict[int, float]) -> list[Group]:
+    """A bracket in the left margin over the rows of each residual block, with its number;
+    drawn only over the rows the picture shows."""
+    groups = []
+    layers = checked.layers
+    for span in block_spans(layers):
+        shown = [tops[id(layers[i])] for i in range(span.first, span.last + 1) if id(layers[i]) in tops]
+        if not shown:
+            continue
+        top, bottom = min(shown) + 3, max(shown) + ROW - 3
+        x = MARGIN + 6
+        color = COLORS["skip"]
+        items: list[Item] = [
+            Line(x, top, x, bottom, color, 1.6),
+            Line(x, top, x + 6, top, color, 1.6),
+            Line(x, bottom, x + 6, bottom, color, 1.6),
+            Text(x - 3, (top + bottom) / 2 + 3, str(span.number), SIZE - 1, "end", color, bold=True),
+        ]
+        add = layers[span.add]
+        attrs = {"data-block": str(span.number), "data-shortcut": add.shortcut or "identity", "data-add": add.name}
+        groups.append(Group("skip", items, attrs, f"block {span.number}: {add.shortcut or 'identity'} shortcut"))
+    return groups
+
+
+def _table_columns(checked: CheckedSpec, rows: list[Row], left: float = MARGIN) -> _Columns:
     widths = [text_width(h, SIZE, mono=c == 2) for c, h in enumerate(HEADER)]
     for _, cells in rows:
         for c, text in enumerate(cells):
             widths[c] = max(widths[c], text_width(text, SIZE, mono=c == 2))
     xs: list[float] = []
-    x = MARGIN
+    x = left
     for c in range(6):
         xs.append(x)
         x += widths[c] + 14

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cnnspec.display.elision import MAX_ROWS, elide, hidden_text
+from cnnspec.display.residual import block_mark, has_blocks
 from cnnspec.errors import Diagnostic, UserError, excerpt, more_text, shown_and_rest
 from cnnspec.network.checker import CheckedSpec, Layer
 from cnnspec.network.shapes import human, human_bytes, shape_text
@@ -21,11 +22,17 @@ def check_table(checked: CheckedSpec) -> Table:
     """The layer table, in the spirit of ``model.summary()``.
 
     A network of more than :data:`~cnnspec.display.elision.MAX_ROWS` layers
-    shows its first and last layers and a row that counts the rest.
+    shows its first and last layers and a row that counts the rest.  A spec
+    with residual blocks has a ``block`` column: ``┌ 1`` on block 1's first
+    layer, ``│ 1`` inside it, ``└ 1`` on the last of the rows its ``]+``
+    builds (the projection, the addition, the activation after it).
     """
     title = checked.spec.name or "spec"
     table = Table(title=f"{title}: {format_spec(checked.spec)}", title_justify="left", show_lines=False)
+    blocks = has_blocks(checked.layers)
     table.add_column("#", justify="right", style="dim")
+    if blocks:
+        table.add_column("block", style="magenta")
     table.add_column("layer")
     table.add_column("kind")
     table.add_column("item", style="cyan")
@@ -33,24 +40,26 @@ def check_table(checked: CheckedSpec) -> Table:
     table.add_column("params", justify="right")
     table.add_column("MACs", justify="right")
     table.add_column("", style="dim")
+    gap = [""] if blocks else []
     if checked.input_shape:
-        table.add_row("", "input", "InputLayer", "", shape_text(checked.input_shape), "0", "0", "raw 0-255")
+        table.add_row("", *gap, "input", "InputLayer", "", shape_text(checked.input_shape), "0", "0", "raw 0-255")
     first, hidden, last = elide(checked.layers, MAX_ROWS)
     for i, layer in enumerate(first, 1):
-        _layer_row(table, i, layer)
+        _layer_row(table, i, layer, [block_mark(checked.layers, i - 1)] if blocks else [])
     if hidden:
-        table.add_row("…", f"{hidden:,} more", "", "", "", "", "", "", style="dim")
+        table.add_row("…", *gap, f"{hidden:,} more", "", "", "", "", "", "", style="dim")
         table.caption = f"{hidden_text(hidden)} not shown: cnnspec check --json lists every one"
         table.caption_justify = "left"
     for i, layer in enumerate(last, len(first) + hidden + 1):
-        _layer_row(table, i, layer)
+        _layer_row(table, i, layer, [block_mark(checked.layers, i - 1)] if blocks else [])
     return table
 
 
-def _layer_row(table: Table, i: int, layer: Layer) -> None:
+def _layer_row(table: Table, i: int, layer: Layer, block: list[str]) -> None:
     note = "implied" if layer.implied else layer.detail
     table.add_row(
         str(i),
+        *block,
         layer.name,
         layer.kind,
         layer.text,
