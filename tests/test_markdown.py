@@ -89,3 +89,34 @@ def test_cli_check_reads_markdown(tmp_path):
     ok = tmp_path / "ok.md"
     ok.write_text("text\n\n```cnn\nC: 16 32 D: 8R\n```\n", encoding="utf-8")
     assert runner.invoke(app, ["check", str(ok), "-i", "32x32x3", "-c", "2"]).exit_code == 0
+
+
+V2_DOC = """\
+# A ResNet and a MobileNet
+
+```cnn
+resnet = I: 32x32x3 C: 32b [32b 32In]+R
+         [64s2b 64In]+R gap O: 10
+mobile = I: 32x32x3 C: 32s2B dwB 64k1B p0 D: d.2 O: 10
+```
+
+A block that never closes, and one whose shortcut cannot fit:
+
+```cnn
+open = I: 32x32x3 C: [32 32
+shrink = I: 32x32x3 C: [32 32v]+
+```
+"""
+
+
+def test_version_2_specs_in_blocks_are_checked_at_the_documents_positions():
+    results = check_markdown(V2_DOC, "v2.md")
+    assert [(r.name, r.ok) for r in results] == [("resnet", True), ("mobile", True), ("open", False), ("shrink", False)]
+    resnet = results[0].checked
+    assert resnet is not None and {la.block for la in resnet.layers} == {None, 1, 2}
+    assert resnet.notes == ("no implied pools: the section holds a residual block",)
+    doc = V2_DOC.splitlines()
+    (e140,) = results[2].errors
+    assert e140.code == "E140" and doc[e140.span.line - 1][e140.span.column - 1] == "["
+    (e406,) = results[3].errors
+    assert e406.code == "E406" and doc[e406.span.line - 1][e406.span.column - 1 :].startswith("]+")
