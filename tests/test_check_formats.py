@@ -143,7 +143,7 @@ def test_notebook_table_has_the_block_column() -> None:
     from cnnspec.display.html import checked_html
 
     html = checked_html(cnnspec.check(cnnspec.parse(RESNET)))
-    assert "<th class=\"l\">block</th>" in html
+    assert '<th class="l">block</th>' in html
     assert "<td class='l blk'>┌ 1</td><td class='l'>conv2</td>" in html
     assert "<td class='l blk'>└ 2</td><td class='l'>block2_act</td>" in html
     assert f"note: {NOTE}" in html
@@ -156,4 +156,5 @@ def test_github_format_gives_the_note_as_a_notice_at_the_first_block(tmp_path: P
     run = run_cli(["check", "r.cnn", "--format", "github"], cwd=tmp_path)
     assert run.exit_code == 0
     column = RESNET.index("[") + 1
-    assert run.output.splitlines() == [f"::notice file=r.cnn,line=2,col={column},endColumn={column + 1},title=note::{NOTE}"]
+    notice = f"::notice file=r.cnn,line=2,col={column},endColumn={column + 1},title=note::{NOTE}"
+    assert run.output.splitlines() == [notice]

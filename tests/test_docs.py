@@ -16,6 +16,7 @@ Fenced blocks, by language:
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -51,7 +52,7 @@ def _keras_examples() -> list[tuple[str, str, str]]:
     text = (ROOT / "docs" / "notation.md").read_text(encoding="utf-8")
     fences = list(FENCE.finditer(text))
     out = []
-    for m, after in zip(fences, fences[1:], strict=False):
+    for m, after in itertools.pairwise(fences):
         if m["info"].split() == ["python", "keras"]:
             assert after["info"].split() == ["cnn"], "a keras example is followed by its spec"
             out.append((f"notation.md:{text.count(chr(10), 0, m.start()) + 1}", m["body"], after["body"].strip()))

@@ -341,7 +341,6 @@ def test_b_draws_batch_norm_then_activation_as_badges_in_order() -> None:
     assert [g.findall(f"{SVG}text")[0].text for g in groups] == ["BN", "relu"]
 
 
-
 def test_marks_sit_on_their_layer() -> None:
     svg = draw_svg(checked(SEEDS["m26"]))
     groups = {g.get("data-name"): g for g in layer_groups(svg)}

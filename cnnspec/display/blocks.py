@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass, field
 
 from cnnspec.display.elision import MAX_COLUMNS, elide, hidden_text
-from cnnspec.display.residual import block_spans
 from cnnspec.display.geometry import (
     COLORS,
     DIM,
@@ -44,6 +43,7 @@ from cnnspec.display.geometry import (
     thickness,
     vector,
 )
+from cnnspec.display.residual import block_spans
 from cnnspec.network.checker import CheckedSpec, Layer
 from cnnspec.network.shapes import shape_text
 from cnnspec.notation.ir import Augment
@@ -149,7 +149,10 @@ def _conv_detail(layer: Layer) -> str:
         words.append(f"s{layer.stride}")
     if layer.padding != "same":
         words.append(f"{layer.padding}")
-    return " ".join([*words, f"{layer.activation}"])
+    words.append(f"{layer.activation}")
+    if not layer.use_bias:  # `B`: the batch norm's offset stands in for the bias
+        words.append("no bias")
+    return " ".join(words)
 
 
 def _measure(col: _Column) -> None:
@@ -210,7 +213,10 @@ def _measure_layer(col: _Column, layer: Layer) -> tuple[float, bool]:
         h = max(side(col.before[0]), side(out[0]))
         col.up = col.down = h / 2
         op = "max" if kind == "MaxPooling2D" else "avg"
-        col.labels = (shape_text(out), f"{op} {layer.pool_size}x{layer.pool_size}")
+        k = layer.pool_size
+        stride = f" s{layer.pool_stride}" if layer.pool_stride not in (None, k) else ""
+        same = " same" if layer.pool_padding == "same" else ""
+        col.labels = (shape_text(out), f"{op} {k}x{k}{stride}{same}")
         if layer.implied:
             col.top, col.top_italic = "(p)", True
             col.labels = (*col.labels, "implied")

@@ -1,7 +1,7 @@
 """Diagnostics as GitHub Actions workflow commands (``cnnspec check --format github``).
 
-One line per error or warning (and a ``::notice`` per note of the checker); the runner turns each into an annotation on the file, at the
-token::
+One line per error or warning, and a ``::notice`` per note of the checker; the runner turns
+each into an annotation on the file, at the token::
 
     ::error file=model.cnn,line=1,col=12,endColumn=15,title=E201::unknown modifier 'q' in '16q'%0Ahint: ...
 

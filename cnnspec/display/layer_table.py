@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnnspec.display.elision import PICTURE_MAX_ROWS, elide, hidden_text
-from cnnspec.display.residual import block_spans, has_blocks
 from cnnspec.display.geometry import (
     COLORS,
     DIM,
@@ -31,6 +30,7 @@ from cnnspec.display.geometry import (
     require_drawable,
     text_width,
 )
+from cnnspec.display.residual import block_spans, has_blocks
 from cnnspec.network.checker import CheckedSpec, Layer
 from cnnspec.network.shapes import shape_text
 
