@@ -132,15 +132,17 @@ def test_the_figures_of_the_v2_sections() -> None:
     assert projection.params == 2_112 and projection.output_shape == (16, 16, 64)
     image = cnnspec.check(cnnspec.parse("I: 28x28x1 C: [16 16]+ gap O: 10"))
     assert next(la.params for la in image.layers if la.role == "projection") == 32
-    sep = cnnspec.check(cnnspec.parse("I: 32x32x32 C: 64sep p0"))
-    plain = cnnspec.check(cnnspec.parse("I: 32x32x32 C: 64 p0"))
-    dw = cnnspec.check(cnnspec.parse("I: 32x32x32 C: dw p0"))
-    assert (sep.layers[-1].params, sep.layers[-1].macs, plain.layers[-1].params) == (2_400, 2_392_064, 18_496)
-    assert (dw.layers[-1].params, dw.layers[-1].macs) == (320, 294_912)
-    # Keras, the oracle: the same counts from the built models.
-    for checked in (resnet, sep, dw, image):
-        model = cnnspec.build(checked.spec)
-        assert model.count_params() == checked.total_params
+    sep, plain, dw = (
+        cnnspec.check(cnnspec.parse(f"I: 32x32x32 C: {item} p0 O: 2")).layers[1] for item in ("64sep", "64", "dw")
+    )
+    assert (sep.kind, sep.params, sep.macs, plain.params) == ("SeparableConv2D", 2_400, 2_392_064, 18_496)
+    assert (dw.kind, dw.params, dw.macs) == ("DepthwiseConv2D", 320, 294_912)
+    # Keras, the oracle: the same parameters in the built models.
+    for text, layer in (("64sep", sep), ("64", plain), ("dw", dw)):
+        model = cnnspec.build(cnnspec.parse(f"I: 32x32x32 C: {text} p0 O: 2"))
+        assert model.get_layer(layer.name).count_params() == layer.params
+    for checked in (resnet, image):
+        assert cnnspec.build(checked.spec).count_params() == checked.total_params
     model = cnnspec.build(resnet.spec)
     assert sum(math.prod(w.shape) for w in model.non_trainable_weights) == 448
 

@@ -114,7 +114,6 @@ def test_version_2_specs_in_blocks_are_checked_at_the_documents_positions():
     assert [(r.name, r.ok) for r in results] == [("resnet", True), ("mobile", True), ("open", False), ("shrink", False)]
     resnet = results[0].checked
     assert resnet is not None and {la.block for la in resnet.layers} == {None, 1, 2}
-    assert resnet.notes == ("no implied pools: the section holds a residual block",)
     doc = V2_DOC.splitlines()
     (e140,) = results[2].errors
     assert e140.code == "E140" and doc[e140.span.line - 1][e140.span.column - 1] == "["
