@@ -140,7 +140,7 @@ def _height(shape: tuple[int, ...]) -> float:
 
 def _conv_detail(layer: Layer) -> str:
     """``3x3 relu`` (``sep 3x3 relu``, ``dw 3x3 relu``), with the stride and padding only where
-    they are not the defaults."""
+    they are not the defaults; ``3x3 no bias`` for ``B``, whose activation is a badge of its own."""
     assert layer.kernel is not None
     word = CONV_LOOKS[layer.kind][1]
     words = [word] if word else []
@@ -149,7 +149,9 @@ def _conv_detail(layer: Layer) -> str:
         words.append(f"s{layer.stride}")
     if layer.padding != "same":
         words.append(f"{layer.padding}")
-    words.append(f"{layer.activation}")
+    if getattr(layer.item, "prenorm", None) is None:
+        words.append(f"{layer.activation}")
+    # else `b`/`B`: linear, and its BN and activation badges follow, in their order
     if not layer.use_bias:  # `B`: the batch norm's offset stands in for the bias
         words.append("no bias")
     return " ".join(words)
