@@ -110,7 +110,7 @@ def test_a_notebook_executed_by_nbclient_shows_the_table_and_the_picture() -> No
 def test_cell_magic_shows_a_residual_network_with_its_blocks(shell: InteractiveShell) -> None:
     cell = "resnet = I: 32x32x3 C: 32b [32b 32In]+R [64s2b 64In]+R gap O: 10\n"
     table, picture = outputs(shell, "%%cnn\n" + cell)
-    assert "<th class=\"l\">block</th>" in table["text/html"]
+    assert '<th class="l">block</th>' in table["text/html"]
     assert "┌ 1" in table["text/html"] and "└ 2" in table["text/html"]
     svg = picture["image/svg+xml"]
     assert svg.count('class="skip"') == 2 and 'data-shortcut="projection"' in svg
