@@ -419,6 +419,16 @@ def test_golden_svg(name: str) -> None:
     assert path.read_text(encoding="utf-8") == svg, "regenerate with CNNSPEC_UPDATE_GOLDEN=1 and look at the diff"
 
 
+@pytest.mark.parametrize("name", ["resnet", "xception"])
+def test_golden_v2_svg(name: str) -> None:
+    """A residual network's picture (skip connections, projections, ⊕, sep), held as text."""
+    path = GOLDEN / f"v2_{name}.svg"
+    svg = draw_svg(checked(V2[name]))
+    if UPDATE:
+        path.write_text(svg, encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == svg, "regenerate with CNNSPEC_UPDATE_GOLDEN=1 and look at the diff"
+
+
 def test_nothing_imports_tensorflow_or_matplotlib_too_early(tmp_path: Path) -> None:
     code = f"""
 import sys
