@@ -1,6 +1,7 @@
 """Golden files: canonical specs that round-trip, ``check`` reports, bad specs and their carets.
 
-``tests/golden/identity.cnn``    one canonical spec per line: ``fmt`` leaves each unchanged.
+``tests/golden/identity.cnn``    one canonical spec per line: ``fmt`` leaves each unchanged
+                                 (``identity_v2.cnn``: the same for notation version 2).
 ``tests/golden/check/X.cnn``     a valid spec (or file); ``X.txt`` its plain ``cnnspec check``
                                  report and ``X.json`` its ``--json`` output.  Each report is
                                  also held to an invariant: its params column sums to its total.
@@ -21,11 +22,14 @@ from golden_util import GOLDEN, compare, report_totals, run_cli, table_params
 
 import cnnspec
 
-IDENTITY = [
-    line
-    for line in (GOLDEN / "identity.cnn").read_text(encoding="utf-8").splitlines()
-    if line.strip() and not line.startswith("#")
-]
+
+def _lines(name: str) -> list[str]:
+    text = (GOLDEN / name).read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+IDENTITY = _lines("identity.cnn")
+IDENTITY_V2 = _lines("identity_v2.cnn")
 CHECK = sorted((GOLDEN / "check").glob("*.cnn"))
 ERRORS = sorted((GOLDEN / "errors").glob("*.cnn"))
 
@@ -39,10 +43,17 @@ def _args(path: Path) -> list[str]:
 # Canonical specs
 
 
-@pytest.mark.parametrize("line", IDENTITY)
+@pytest.mark.parametrize("line", IDENTITY + IDENTITY_V2)
 def test_identity_library(line: str) -> None:
     spec = cnnspec.parse(line)
     assert cnnspec.format(spec) == line
+
+
+def test_identity_v2_through_cli(tmp_path: Path) -> None:
+    text = "".join(f"s{i} = {line}\n" for i, line in enumerate(IDENTITY_V2))
+    (tmp_path / "identity.cnn").write_text(text, encoding="utf-8")
+    run = run_cli(["fmt", "--check", "identity.cnn"], cwd=tmp_path)
+    assert run.exit_code == 0, run.output
 
 
 def test_identity_file_through_cli(tmp_path: Path) -> None:
@@ -99,6 +110,16 @@ def test_error_output(path: Path) -> None:
     # Every error shows where: file:line:col, and a caret line under its source line.
     assert f"{path.name}:" in run.output
     assert "^" in run.output or "E400" in run.output
+
+
+#: The parse-time codes of NOTATION.md's "Errors of version 2" (E406 is the checker's).
+V2_PARSE_CODES = {"E112", "E120", "E200", "E201", "E202", "E204", "E205", *(f"E14{i}" for i in range(7))}
+
+
+def test_every_version_2_parse_error_has_a_golden_bad_spec() -> None:
+    """Each code of the table "Errors of version 2" has a golden ``v2_*`` spec with its carets."""
+    shown = "".join(p.with_suffix(".txt").read_text(encoding="utf-8") for p in ERRORS if p.stem.startswith("v2_"))
+    assert {code for code in V2_PARSE_CODES if f"error[{code}]" in shown} == V2_PARSE_CODES
 
 
 @pytest.mark.parametrize("path", ERRORS, ids=[p.stem for p in ERRORS])

@@ -11,7 +11,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
 from pygments.lexers.markup import MarkdownLexer
 from pygments.plugin import find_plugin_lexers
-from pygments.token import Error, Keyword, Name, Number
+from pygments.token import Error, Keyword, Name, Number, Punctuation
 
 from cnnspec.display.lexer import CnnSpecLexer
 
@@ -92,3 +92,54 @@ def test_markdown_code_blocks_are_delegated_by_language():
     toks = list(lex(md, MarkdownLexer(handlecodeblocks=True)))
     assert (Name.Function, "m26") in toks
     assert (Keyword.Declaration, "C:") in toks
+
+
+def test_version_2_tokens():
+    """Strided and padded pools, b/B, sep, dw, bare items and the brackets of a block."""
+    toks = tokens("C: [64sepk5s2b 64In]+R dws2B p3s2z pz n T D: n 64bR")
+    assert toks == [
+        (Keyword.Declaration, "C:"),
+        (Punctuation, "["),
+        (Number.Integer, "64"),
+        (Name.Attribute, "sep"),
+        (Name.Attribute, "k5"),
+        (Name.Attribute, "s2"),
+        (Name.Attribute, "b"),
+        (Number.Integer, "64"),
+        (Name.Builtin, "I"),
+        (Name.Attribute, "n"),
+        (Punctuation, "]+"),
+        (Name.Builtin, "R"),
+        (Keyword, "dw"),
+        (Name.Attribute, "s2"),
+        (Name.Attribute, "B"),
+        (Keyword, "p3s2z"),
+        (Keyword, "pz"),
+        (Name.Attribute, "n"),
+        (Name.Builtin, "T"),
+        (Keyword.Declaration, "D:"),
+        (Name.Attribute, "n"),
+        (Number.Integer, "64"),
+        (Name.Attribute, "b"),
+        (Name.Builtin, "R"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "C: 32b [32b 32In]+R [64s2b 64In]+R gap",
+        "C: 32s2B dwB 64k1B dws2B 128k1B p0",
+        "C: 64 p3s2 128 p3s2z ps1 p3zs2 ap3s2",
+        "D: n 300Rn 100Rn",
+        "C: 32I n R 32I n R",
+        "C: [{16,32} 64]+ [ 16 d½ ]+",
+    ],
+)
+def test_version_2_examples_highlight_without_errors(text):
+    assert [v for t, v in tokens(text) if t is Error] == []
+
+
+@pytest.mark.parametrize("text, bad", [("C: 16 I", "I"), ("C: 16 b", "b"), ("C: 16]x", "]"), ("C: p3v", "p3v")])
+def test_version_2_errors_are_marked(text, bad):
+    assert (Error, bad) in tokens(text)

@@ -8,13 +8,25 @@ their first item, and items as whole tokens.
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
 import pytest
 
 import cnnspec
 from cnnspec.network.sources import check_source
-from cnnspec.notation.ir import Conv, Dense, Dropout, GlobalPool, NoPool, Pool
+from cnnspec.notation.ir import (
+    ActivationItem,
+    BatchNorm,
+    Block,
+    Conv,
+    Dense,
+    Depthwise,
+    Dropout,
+    GlobalPool,
+    NoPool,
+    Pool,
+)
 
 
 def items(spec: cnnspec.Spec) -> list[str]:
@@ -527,3 +539,408 @@ def test_parse_file_and_expand_file_raise_alike():
     with pytest.raises(cnnspec.SpecError) as expanded:
         expand_file(text)
     assert expanded.value.diagnostics == expand_results(text).all_errors and expanded.value.source == text
+
+
+# ==========================================================================
+# Version 2 (NOTATION.md, "Version 2"): one test per rule the parser holds,
+# each named after its passage.
+
+
+def kinds(text: str) -> list[str]:
+    """The C: (or D:) items of a spec as short words: conv16, dw, pool*, n, R, [ … ]+R."""
+
+    def word(item) -> str:
+        if isinstance(item, Block):
+            return "[" + " ".join(word(i) for i in item.items) + "]+" + (item.activation or "")
+        if isinstance(item, Conv):
+            return f"conv{item.filters}"
+        if isinstance(item, Depthwise):
+            return "dw"
+        if isinstance(item, Pool):
+            return "pool" + "*" * item.implied
+        if isinstance(item, BatchNorm):
+            return "n"
+        if isinstance(item, ActivationItem):
+            return item.activation
+        if isinstance(item, Dense):
+            return f"dense{item.units}"
+        return {Dropout: "d", GlobalPool: "gap", NoPool: "p0"}[type(item)]
+
+    spec = cnnspec.parse(text)
+    return [word(i) for i in (spec.conv or spec.dense or ())]
+
+
+def canonical(text: str) -> str:
+    return cnnspec.format(cnnspec.parse(text))
+
+
+def v2_errors(text: str) -> list[tuple[str, int, int]]:
+    """(code, line, column) of the parse errors of ``text``."""
+    with pytest.raises(cnnspec.SpecError) as exc:
+        cnnspec.parse(text)
+    return [(d.code, d.span.line, d.span.column) for d in exc.value.diagnostics]
+
+
+def hint_of(text: str) -> str:
+    with pytest.raises(cnnspec.SpecError) as exc:
+        cnnspec.parse(text)
+    return exc.value.diagnostics[0].hint or ""
+
+
+# --------------------------------------------------------------------------
+# Tokens: brackets
+
+
+@pytest.mark.parametrize("text", ["C: [64 64]+", "C: [ 64 64]+", "C:[64 64]+", "C: [64 64 ]+", "C: [\n64\n64]+"])
+def test_v2_tokens_brackets_a_leading_bracket_opens_a_block_before_its_item(text):
+    assert kinds(text) == ["[conv64 conv64]+"]
+
+
+def test_v2_tokens_brackets_the_close_and_one_letter_are_split_off_the_end():
+    [block] = cnnspec.parse("C: [64b 64In]+R").conv
+    assert block.items[1].text == "64In" and block.items[1].batchnorm and block.items[1].activation == "I"
+    assert (block.activation, block.close_text, block.close.column, block.close.length) == ("R", "]+R", 13, 3)
+    assert kinds("C: [64]+") == ["[conv64]+"]  # a block of one convolution
+
+
+def test_v2_tokens_brackets_empty_nested_and_glued_blocks_are_errors():
+    assert v2_errors("C: []+") == [("E144", 1, 4)]
+    assert v2_errors("C: [[64 64]+ 32]+") == [("E143", 1, 5)]
+    assert v2_errors("C: 16]") == [("E142", 1, 6)]
+    for text in ("C: [64]+[64]+", "C: [64]+64"):
+        assert v2_errors(text) == [("E142", 1, 9)]
+        assert "put a blank after ]+" in hint_of(text)
+
+
+def test_v2_tokens_brackets_a_comment_ends_a_token_and_blocks_span_lines():
+    assert kinds("C: [64# the first\n  64]+R# the second\n  16") == ["[conv64 conv64]+R", "conv16"]
+
+
+def test_v2_tokens_brackets_a_block_cannot_cross_a_section_header():
+    assert v2_errors("C: [64 D: 8]+") == [("E140", 1, 4), ("E146", 1, 12)]
+
+
+def test_v2_tokens_brackets_braces_expand_before_parsing():
+    from cnnspec.notation.variants import expand_file
+
+    forms = [cnnspec.format(s) for s in expand_file("C: [{16,32} 64]+").specs]
+    assert forms == ["C: [16 64]+", "C: [32 64]+"]
+
+
+# --------------------------------------------------------------------------
+# What each item builds (the IR; the checker and the builder make the layers)
+
+
+def test_v2_what_each_item_builds_the_ir_of_each_row():
+    c = cnnspec.parse("C: 16 16n 16b 16B 16In 16Ib 16I R 64sep dwb n R p0").conv
+    assert [(x.activation, x.batchnorm, x.prenorm, x.use_bias) for x in c[:6]] == [
+        ("R", False, None, True),
+        ("R", True, None, True),
+        ("R", False, "b", True),
+        ("R", False, "B", False),
+        ("I", True, None, True),
+        ("I", False, "b", True),
+    ]
+    assert isinstance(c[6], Conv) and c[6].activation == "I" and c[7] == ActivationItem(span=c[7].span, text="R",
+                                                                                       activation="R")  # fmt: skip
+    assert c[8].separable and isinstance(c[9], Depthwise) and c[9].prenorm == "b" and c[9].activation == "R"
+    assert isinstance(c[10], BatchNorm) and isinstance(c[11], ActivationItem)
+
+
+def test_v2_what_each_item_builds_the_layers_in_order():
+    def layers(text):
+        checked = cnnspec.check(cnnspec.parse(text), "8x8x3", 2)
+        return [x.kind for x in checked.layers[1:] if x.kind not in ("MaxPooling2D", "Flatten", "Dense")]
+
+    assert layers("C: 16b") == ["Conv2D", "BatchNormalization", "Activation"]
+    assert layers("C: 16In") == layers("C: 16Ib") == ["Conv2D", "BatchNormalization"]
+    assert layers("C: 16I R") == ["Conv2D", "Activation"]
+    assert layers("C: 64sep") == ["SeparableConv2D"]
+    assert layers("C: dwb p0") == ["DepthwiseConv2D", "BatchNormalization", "Activation"]
+
+
+# --------------------------------------------------------------------------
+# Pools with a stride and padding
+
+
+def _pool(text: str) -> tuple[str, int, int, str]:
+    p = cnnspec.parse(f"C: 4 {text}").conv[1]
+    assert isinstance(p, Pool)
+    return p.op, p.size, p.strides, p.padding
+
+
+@pytest.mark.parametrize(
+    "written, layer",
+    [
+        ("p3s2", ("max", 3, 2, "valid")),
+        ("p2s1", ("max", 2, 1, "valid")),
+        ("p3s2z", ("max", 3, 2, "same")),
+        ("pz", ("max", 2, 2, "same")),
+        ("ap3s2", ("avg", 3, 2, "valid")),
+        # The size defaults to 2, the stride to the size; s and z in either order.
+        ("ps1", ("max", 2, 1, "valid")),
+        ("p3zs2", ("max", 3, 2, "same")),
+        ("p3", ("max", 3, 3, "valid")),
+        ("p2s3", ("max", 2, 3, "valid")),  # a stride larger than the size is allowed
+    ],
+)
+def test_v2_pools_with_a_stride_and_padding_the_table(written, layer):
+    assert _pool(written) == layer
+
+
+def test_v2_pools_with_a_stride_and_padding_errors_and_hints():
+    assert v2_errors("C: p1s2") == [("E120", 1, 4)] and "strided convolution" in hint_of("C: p1s2")
+    assert v2_errors("C: p3s0") == [("E112", 1, 6)]
+    assert v2_errors("C: p3v") == [("E201", 1, 6)] and "z" in hint_of("C: p3v") and "valid" in hint_of("C: p3v")
+    assert v2_errors("C: pz3") == [("E201", 1, 6)] and "p3z" in hint_of("C: pz3")
+    assert v2_errors("C: p3s2s2") == [("E202", 1, 8)]
+    assert v2_errors("C: p3zz") == [("E202", 1, 7)]
+    assert v2_errors("C: p0s2") == [("E201", 1, 6)]
+    assert v2_errors("C: 4 gapz") == [("E201", 1, 9)]
+    assert v2_errors("C: 4 gmps2") == [("E201", 1, 9)]
+    assert v2_errors("C: 16z") == [("E201", 1, 6)] and "same" in hint_of("C: 16z") and "v" in hint_of("C: 16z")
+
+
+@pytest.mark.parametrize(
+    "written, form",
+    [("p3s2", "p3s2"), ("ps1", "p2s1"), ("pz", "p2z"), ("p3zs2", "p3s2z"), ("p3s3", "p3"), ("p2s2z", "p2z"),
+     ("p2s2", "p"), ("ap2", "ap"), ("ap3s3z", "ap3z")],
+)  # fmt: skip
+def test_v2_pools_with_a_stride_and_padding_canonical_form(written, form):
+    assert canonical(f"C: 4 {written}") == f"C: 4 {form}"
+
+
+# --------------------------------------------------------------------------
+# Batch normalization before the activation: b and B
+
+
+def test_v2_b_and_B_on_a_convolution_sep_dw_and_dense():
+    assert [i.prenorm for i in cnnspec.parse("C: 16b 16B 64sepb dwB p0").conv[:4]] == ["b", "B", "b", "B"]
+    dense = cnnspec.parse("D: 64bR").dense[0]
+    assert (dense.prenorm, dense.activation, dense.use_bias) == ("b", "R", True)
+
+
+def test_v2_b_and_B_at_most_one_of_n_b_B():
+    for text in ("C: 16nb", "C: 16bB", "C: 16Bn", "D: 8bn"):
+        assert v2_errors(text)[0][0] == "E202"
+        assert hint_of(text) == "n for after the activation, b for before"
+
+
+def test_v2_b_and_B_in_the_head_and_bare():
+    assert v2_errors("C: 4 O: 10b") == [("E204", 1, 11)]
+    assert v2_errors("C: 4 O: 10B") == [("E204", 1, 11)]
+    assert v2_errors("C: 4 b") == [("E200", 1, 6)]
+    assert hint_of("C: 4 B") == "B is a modifier, 16B; a batch norm of its own is n"
+
+
+def test_v2_b_and_B_with_the_identity():
+    assert canonical("C: 16Ib p0") == "C: 16In p0"
+    assert canonical("C: 16IB p0") == "C: 16BI p0"  # no bias: stays B, in the canonical order
+    assert canonical("D: 64b") == "D: 64n"
+    assert cnnspec.parse("D: 64b").dense[0].prenorm == "b"  # the IR keeps what was written (W508)
+
+
+def test_v2_b_and_B_canonical_order():
+    assert canonical("D: 64Rb 64nR 8L2b") == "D: 64bR 64Rn 8nL2"  # b without an activation is n
+    assert canonical("C: 64bk5sepvs2 p0") == "C: 64sepk5s2vb p0"
+    assert canonical("C: dwL2Tbvs2k5 p0") == "C: dwk5s2vbTL2 p0"
+
+
+# --------------------------------------------------------------------------
+# Bare items
+
+
+def test_v2_bare_items_in_c_d_and_blocks():
+    assert kinds("C: 16 n R T S E G W p0") == ["conv16", "n", "R", "T", "S", "E", "G", "W", "p0"]
+    assert kinds("D: n 300R") == ["n", "dense300"]
+    assert kinds("C: [16 n R]+") == ["[conv16 n R]+"]
+
+
+def test_v2_bare_items_in_a_i_and_o_get_those_sections_errors():
+    assert v2_errors("A: n C: 4") == [("E170", 1, 4)]
+    assert v2_errors("I: R C: 4") == [("E160", 1, 4)]
+    assert v2_errors("C: 4 O: n") == [("E150", 1, 9)]
+
+
+def test_v2_bare_items_a_bare_identity_is_an_error():
+    assert v2_errors("C: 4 I") == [("E200", 1, 6)]
+    assert hint_of("D: 4 I") == "I is the identity: leave it out"
+
+
+def test_v2_bare_items_only_dropouts_follow_gap():
+    assert v2_errors("C: 32 gap n") == [("E123", 1, 11)]
+    assert "C: 32 gap D: n d½" in hint_of("C: 32 gap n")
+
+
+def test_v2_groups_amended():
+    # A convolution's own layers: the bare n and activations right after it.
+    assert kinds("C: 16I n R 16") == ["conv16", "n", "R", "conv16", "pool*"]
+    assert kinds("C: 16I n R") == ["conv16", "n", "R", "pool*"]  # the pool after b's activation too
+    # Any other item ends the group: a dropout, dw, a bare item no convolution owns.
+    assert kinds("C: 16 d¼ n 16") == ["conv16", "pool*", "d", "n", "conv16", "pool*"]
+    assert kinds("C: 16 dw n 16") == ["conv16", "pool*", "dw", "n", "conv16", "pool*"]
+    assert kinds("C: n 16") == ["n", "conv16", "pool*"]
+
+
+def test_v2_the_formatter_never_merges_or_splits_items():
+    assert canonical("C: 16 n") == "C: 16 n p" and canonical("C: 16n") == "C: 16n p"
+    assert canonical("C: 32I n R") == "C: 32I n R p" and canonical("C: 32b") == "C: 32b p"
+
+
+# --------------------------------------------------------------------------
+# Separable and depthwise convolutions
+
+
+def test_v2_sep_modifiers_in_any_order():
+    a, b = cnnspec.parse("C: 64k5sep 64sepk5 p0").conv[:2]
+    assert a.model_dump(exclude={"span", "text"}) == b.model_dump(exclude={"span", "text"})
+    c = cnnspec.parse("C: 64sepk5s2b p0").conv[0]
+    assert (c.separable, c.kernel, c.stride, c.prenorm) == (True, (5, 5), 2, "b")
+    assert v2_errors("C: 64Sep") == [("E201", 1, 6)] and "64sep" in hint_of("C: 64Sep")
+
+
+def test_v2_dw_keeps_the_channel_count_and_has_no_count():
+    ir = cnnspec.parse("C: dw dwk5 dws2b dwvI p0").conv
+    assert all(isinstance(x, Depthwise) for x in ir[:4])
+    assert [(x.kernel, x.stride, x.padding, x.activation, x.prenorm) for x in ir[:4]] == [
+        ((3, 3), 1, "same", "R", None),
+        ((5, 5), 1, "same", "R", None),
+        ((3, 3), 2, "same", "R", "b"),
+        ((3, 3), 1, "valid", "I", None),
+    ]
+    assert kinds("C: dwnL2 p0") == ["dw", "p0"]  # one token, never a dropout
+    assert v2_errors("C: 32dw") == [("E201", 1, 6)] and "32k1" in hint_of("C: 32dw")
+    assert v2_errors("C: dw2") == [("E201", 1, 6)]
+
+
+def test_v2_sep_and_dw_implied_pools():
+    assert kinds("C: 32 dw 64k1") == ["conv32", "pool*", "dw", "conv64", "pool*"]
+    assert kinds("C: 64 64sep") == ["conv64", "conv64", "pool*"]  # a sep convolution is a convolution
+    assert kinds("C: dw n R") == ["dw", "n", "R"]  # no pool follows dw
+
+
+def test_v2_sep_and_dw_outside_c():
+    assert v2_errors("D: 64sep") == [("E204", 1, 6)]
+    assert v2_errors("C: 4 O: 10sep") == [("E204", 1, 11)]
+    assert v2_errors("D: dw") == [("E205", 1, 4)]
+    assert v2_errors("C: 4 O: dw") == [("E150", 1, 9)]
+    assert v2_errors("D: [8]+") == [("E146", 1, 4), ("E146", 1, 6)]
+
+
+# --------------------------------------------------------------------------
+# Residual blocks
+
+
+def test_v2_residual_blocks_the_activation_after_the_addition():
+    assert [b.activation for b in cnnspec.parse("C: [16]+ [16]+R [16]+I [16]+T").conv] == [None, "R", None, "T"]
+    assert canonical("C: [16]+I") == "C: [16]+"
+
+
+def test_v2_residual_blocks_hold_a_convolution_and_otherwise_pools_dropouts_bare_items():
+    assert kinds("C: [16 p d½ n R]+") == ["[conv16 pool d n R]+"]
+    assert kinds("C: [dw]+ [16sep]+") == ["[dw]+", "[conv16]+"]
+    assert v2_errors("C: [d½ n]+") == [("E144", 1, 4)]
+    assert v2_errors("C: [16 gap]+") == [("E145", 1, 8)]
+    assert v2_errors("C: [16 gmp]+") == [("E145", 1, 8)]
+    assert v2_errors("C: [16 p0]+") == [("E145", 1, 8)]
+
+
+def test_v2_residual_blocks_structural_errors_point_at_their_brackets():
+    assert v2_errors("C: 16 [16 16") == [("E140", 1, 7)]
+    assert v2_errors("C: 16 16]+") == [("E141", 1, 9)]
+    assert v2_errors("C: [16]x") == [("E142", 1, 7)]
+    assert v2_errors("C: [16]+RT") == [("E142", 1, 9)]
+    assert v2_errors("C: [16]+r") == [("E142", 1, 9)]
+
+
+def test_v2_residual_blocks_the_items_inside_are_items_of_the_section():
+    assert v2_errors("C: [16 p]+ p0") == [("E122", 1, 12)]  # a pool inside a block is a pooling item
+    assert kinds("C: 16 [16 16]+ 32") == ["conv16", "[conv16 conv16]+", "conv32"]  # no implied pools
+    assert kinds("C: [16]+ p0") == ["[conv16]+", "p0"] and canonical("C: [16]+ p0") == "C: [16]+"
+
+
+def test_v2_the_ir_of_a_block_and_the_json_schema():
+    spec = cnnspec.parse("C: [16 16In]+R gap")
+    assert spec.has_blocks and not spec.has_implied_pools
+    assert cnnspec.Spec.model_validate_json(spec.model_dump_json()) == spec
+    from cnnspec.notation.ir import SpecFile
+
+    schema = json.dumps(SpecFile.model_json_schema())
+    for node in ("Block", "Depthwise", "BatchNorm", "ActivationItem", "prenorm", "separable", "padding"):
+        assert node in schema
+    from golden_util import run_cli
+
+    run = run_cli(["schema"])
+    assert run.exit_code == 0 and json.loads(run.output) == SpecFile.model_json_schema()
+
+
+# --------------------------------------------------------------------------
+# Examples (normative)
+
+
+V2_EXAMPLES = [
+    ("C: 32b [32b 32In]+R [64s2b 64In]+R gap", ["conv32", "[conv32 conv32]+R", "[conv64 conv64]+R", "gap"]),
+    ("C: 32s2B dwB 64k1B dws2B 128k1B p0", ["conv32", "dw", "conv64", "dw", "conv128", "p0"]),
+    ("C: 64 p3s2 128 p3s2z", ["conv64", "pool", "conv128", "pool"]),
+    ("D: n 300Rn 100Rn", ["n", "dense300", "dense100"]),
+    ("C: 32I n R 32I n R", ["conv32", "n", "R", "conv32", "n", "R", "pool*"]),
+    ("C: 16 d¼ n 16", ["conv16", "pool*", "d", "n", "conv16", "pool*"]),
+]
+
+
+@pytest.mark.parametrize("text, expected", V2_EXAMPLES, ids=[t for t, _ in V2_EXAMPLES])
+def test_v2_examples_normative(text, expected):
+    assert kinds(text) == expected
+    assert canonical(canonical(text)) == canonical(text)
+
+
+def test_v2_examples_normative_the_resnet_totals():
+    checked = cnnspec.check(cnnspec.parse("I: 32x32x3 C: 32b [32b 32In]+R [64s2b 64In]+R gap O: 10"))
+    data = checked.to_dict()
+    assert checked.ok and (data["total_params"], data["non_trainable_params"]) == (78_474, 448)
+
+
+def test_v2_examples_normative_the_same_layers_as_32b_32b():
+    def rows(text):
+        return [(x.kind, x.output_shape, x.params) for x in cnnspec.check(cnnspec.parse(text), "16x16x3", 2).layers]
+
+    assert rows("C: 32I n R 32I n R") == rows("C: 32b 32b")
+
+
+# --------------------------------------------------------------------------
+# Errors of version 2: the table, row by row (E406 is the checker's)
+
+V2_ERRORS = [
+    ("C: p3s0", "E112"),
+    ("C: p1s2", "E120"),
+    ("C: p3q", "E201"),
+    ("C: gapz", "E201"),
+    ("C: 16z", "E201"),
+    ("C: 32dw", "E201"),
+    ("C: dw2", "E201"),
+    ("C: 64Sep", "E201"),
+    ("C: pss", "E201"),
+    ("C: p3zz", "E202"),
+    ("C: 16nB", "E202"),
+    ("C: 4 I", "E200"),
+    ("C: 4 b", "E200"),
+    ("C: 4 O: 2b", "E204"),
+    ("D: 4sep", "E204"),
+    ("D: p3s2", "E205"),
+    ("D: dw", "E205"),
+    ("C: [4", "E140"),
+    ("C: 4]+", "E141"),
+    ("C: [4]", "E142"),
+    ("C: [4]+RR", "E142"),
+    ("C: [4]+4", "E142"),
+    ("C: [4 [4]+ 4]+", "E143"),
+    ("C: []+", "E144"),
+    ("C: [n]+", "E144"),
+    ("C: [4 gap]+", "E145"),
+    ("D: [4]+", "E146"),
+]
+
+
+@pytest.mark.parametrize("text, code", V2_ERRORS, ids=[t for t, _ in V2_ERRORS])
+def test_v2_errors_of_version_2(text, code):
+    assert code in [c for c, _, _ in v2_errors(text)]

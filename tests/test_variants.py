@@ -121,3 +121,40 @@ def test_cli_fmt_expand_and_check():
     r = runner.invoke(app, ["check", "--json", "-i", "8x8x1", "-c", "2", "--spec", "C: {16,0}"])
     assert r.exit_code == 1
     assert '"name": "spec-16"' in r.output and '"column": 4' in r.output
+
+
+# --------------------------------------------------------------------------
+# Version 2: braces expand before parsing (NOTATION.md, "Tokens: brackets")
+
+
+def test_version_2_braces_inside_a_block_expand_before_parsing():
+    """`[{16,32} 64]+` works as expected: the bracket stays glued to the alternative."""
+    got = names_and_forms("C: [{16,32} 64]+{,R} gap")
+    assert got == [
+        ("spec-16-none", "C: [16 64]+ gap"),
+        ("spec-16-R", "C: [16 64]+R gap"),
+        ("spec-32-none", "C: [32 64]+ gap"),
+        ("spec-32-R", "C: [32 64]+R gap"),
+    ]
+
+
+def test_version_2_braces_around_whole_blocks_and_new_items():
+    got = names_and_forms("C: {[16]+,16b} {p3s2z,dw} D: {n,R} 8{b,B}R")
+    assert [f for _, f in got][:3] == ["C: [16]+ p3s2z D: n 8bR", "C: [16]+ p3s2z D: n 8BR", "C: [16]+ p3s2z D: R 8bR"]
+    assert "C: 16b p dw D: R 8BR" in [f for _, f in got]
+    assert all(n is not None and "[" not in n and "]" not in n and "+" not in n for n, _ in got)
+
+
+def test_version_2_spans_of_a_block_point_into_the_text_as_written():
+    text = "C: [{16,32} 64In]+R\nD: 8"
+    for spec in expand_file(text).specs:
+        [block] = spec.conv
+        assert (block.span.line, block.span.column) == (1, 4)
+        assert [(i.span.column, i.span.length) for i in block.items] == [(5, 7), (13, 4)]
+        assert (block.close.line, block.close.column, block.close.length) == (1, 17, 3)
+
+
+def test_version_2_errors_of_a_variant_point_at_the_braces():
+    [result] = [r for r in check_source("C: [{16,32}q 64]+") if r.errors][:1]
+    [d] = result.errors
+    assert (d.code, d.span.column) == ("E201", 12)

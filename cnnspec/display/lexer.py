@@ -10,7 +10,9 @@ it once cnnspec is installed::
 
 Highlighting is lenient, as an editor's must be: it colours what it
 recognises (section headers, counts, modifiers, pools, rates, names,
-variants in braces) and marks any other word as ``Error``.  The checker,
+variants in braces; version 2's strided and padded pools, ``b``/``B``,
+``sep``, ``dw``, bare ``n`` and activation letters, and the ``[`` and ``]+R``
+of residual blocks) and marks any other word as ``Error``.  The checker,
 not the lexer, says what is valid.  Its word lists come from the
 notation's vocabulary (pure Python); otherwise it imports only Pygments.
 """
@@ -25,12 +27,17 @@ from pygments.token import Comment, Error, Keyword, Name, Number, Operator, Punc
 from cnnspec.notation.vocabulary import (
     ACTIVATION_LETTERS,
     AUGMENTATIONS,
+    BARE_ACTIVATIONS,
+    BARE_BATCHNORM,
+    DEPTHWISE,
     FRACTION_CHARS,
     GLOBAL_POOLS,
     NAME_PATTERN,
     NAMED_LINE_LOOKAHEAD,
+    POOL_SAME,
     POOLS,
     SECTION_ORDER,
+    SEPARABLE,
 )
 
 __all__ = ["CnnSpecLexer"]
@@ -44,8 +51,9 @@ def _alternatives(words: Iterable[str]) -> str:
 _FRACTIONS = FRACTION_CHARS
 _FLIPS = _alternatives(a.name for a in AUGMENTATIONS.values() if a.max_factor is None)
 _FACTOR_AUGMENTS = _alternatives(a.name for a in AUGMENTATIONS.values() if a.max_factor is not None)
-_POOL_ITEMS = rf"(?:(?:{_alternatives(POOLS)})\d*|{_alternatives(GLOBAL_POOLS)})"
-_END = r"(?=[\s#{},]|$)"  # a piece of a token ends at a blank, a comment or a brace
+_POOL_ITEMS = rf"(?:(?:{_alternatives(POOLS)})\d*(?:s\d+|{POOL_SAME})*|{_alternatives(GLOBAL_POOLS)})"
+# A piece of a token ends at a blank, a comment, a brace or a block's `]`.
+_END = r"(?=[\s#{},\]]|$)"
 _DECIMAL = r"(?:\d+(?:\.\d+)?|\.\d+)"
 _RATE = rf"(?:[{_FRACTIONS}]|\d+/\d+|{_DECIMAL}%?)"
 
@@ -72,6 +80,13 @@ class CnnSpecLexer(RegexLexer):
             (r"[A-Za-z][A-Za-z0-9_]*:", Error),  # unknown or lowercase section
             (r"[{,]", Punctuation),
             (r"\}", Punctuation, "modifiers"),  # `{16,32}n`: modifiers may follow
+            # Residual blocks: `[` opens one, `]+` (and one activation letter) closes it.
+            (r"\[", Punctuation),
+            (rf"(\]\+)([{ACTIVATION_LETTERS}]?){_END}", bygroups(Punctuation, Name.Builtin)),
+            (rf"{DEPTHWISE}", Keyword, "modifiers"),  # dws2B: a depthwise convolution
+            # Bare items: a batch norm and activations as layers of their own.
+            (rf"{BARE_BATCHNORM}{_END}", Name.Attribute),
+            (rf"[{BARE_ACTIVATIONS}]{_END}", Name.Builtin),
             (rf"\d+(?:x\d+)+{_END}", Number.Integer),  # I: 32x32x3
             (rf"(d)({_RATE}){_END}", bygroups(Keyword, Number.Float)),
             (r"d(?=\{)", Keyword),
@@ -81,16 +96,16 @@ class CnnSpecLexer(RegexLexer):
             (rf"(?:{_FACTOR_AUGMENTS})(?=\{{)", Name.Builtin),
             (rf"(?:[{_FRACTIONS}]|\d+/\d+|\.\d+|\d+(?:\.\d+)?%){_END}", Number.Float),  # a rate alone, in braces
             (r"\d+", Number.Integer, "modifiers"),
-            (r"[^\s#{},]+", Error),
+            (r"[^\s#{},\[\]]+|[\[\]]", Error),
         ],
         # What may be glued to a count: 64k5s2vRnL2=0.01, and braces inside it.
         "modifiers": [
-            (r"k\d+(?:x\d+)?|s\d+|L2(?:=\d*\.?\d+(?:e-?\d+)?)?|[vn]", Name.Attribute),
+            (rf"{SEPARABLE}|k\d+(?:x\d+)?|s\d+|L2(?:=\d*\.?\d+(?:e-?\d+)?)?|[vnbB]", Name.Attribute),
             (rf"[{ACTIVATION_LETTERS}]", Name.Builtin),
             (r"(?:k|s|L2=?)(?=\{)", Name.Attribute),
             (r"[{},]", Punctuation),
             (r"\d+(?:x\d+)?", Number.Integer),
-            (r"[^\s#{},]", Error),
-            default("#pop"),  # a blank or a comment ends the token
+            (r"[^\s#{},\]]", Error),
+            default("#pop"),  # a blank, a comment or a block's `]` ends the token
         ],
     }
