@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,10 @@ class RunRecorder:
         except RunDirError:
             self.prior_metrics = Metrics()
         self.stop_signal: int | None = None
+        #: Asked after every recorded epoch (epoch, history row); ``True`` stops the run as
+        #: ``stopped`` (a sweep's successive halving).  Set by the caller, after construction.
+        self.on_epoch: Callable[[int, dict[str, Any]], bool] | None = None
+        self.stopped = False
 
     # files
     def write_run(self, status: Status) -> None:
@@ -239,6 +243,9 @@ def _callback(session: RunRecorder, epochs: int, steps: int, seed: int, epoch_va
             session.epoch_done(row, self.t_train if self.t_train is not None else seconds, self.model)
             if session.early_stop():
                 session.reporter.note(f"early stop: no better validation accuracy for {session.patience} epochs")
+                self.model.stop_training = True
+            if session.on_epoch is not None and session.on_epoch(epoch + 1, row):
+                session.stopped = True
                 self.model.stop_training = True
             session.check_stop()
 
@@ -432,4 +439,4 @@ def fit(
                     recorder.history, recorder.run_dir / CURVES_PNG, recorder.run.name or "", _spec_of(recorder.run)
                 )
             raise
-    return recorder.finish("completed", model)
+    return recorder.finish("stopped" if recorder.stopped else "completed", model)

@@ -18,7 +18,8 @@ from cnnspec.errors import UserError
 DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3}
 SGD_MOMENTUM = 0.9
 
-Status = Literal["running", "completed", "interrupted", "failed"]
+#: ``stopped``: ended early by a sweep's successive halving (a losing variant), not by a signal.
+Status = Literal["running", "completed", "interrupted", "failed", "stopped"]
 
 
 class TrainError(UserError):

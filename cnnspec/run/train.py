@@ -16,6 +16,7 @@ them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,9 @@ from cnnspec.run.rundir import (
     write_history,
     write_json,
 )
+
+#: ``on_epoch(epoch, history row) -> stop?``: asked after each recorded epoch.
+OnEpoch = Callable[[int, dict[str, Any]], bool]
 
 # --- preparing: everything here runs before the run directory exists --------
 
@@ -214,6 +218,7 @@ def train(
     options: TrainOptions | None = None,
     out_dir: str | Path | None = None,
     progress: ProgressMode | Reporter = "rich",
+    on_epoch: OnEpoch | None = None,
 ) -> RunResult:
     """Train ``spec`` on the image folder ``data_dir`` (one subfolder per class).
 
@@ -223,6 +228,8 @@ def train(
     (:class:`TrainError`).  Returns a :class:`RunResult` whose ``status`` is
     ``completed`` or ``interrupted`` (a signal: every completed epoch is
     saved); other failures are raised, with ``run.json`` marked ``failed``.
+    ``on_epoch(epoch, row)``, asked after each recorded epoch, stops the run as
+    ``stopped`` when it returns ``True`` (a sweep's successive halving).
 
     >>> result = train("C: 16 32 D: 32R", "examples/data/digits", TrainOptions(epochs=2))  # doctest: +SKIP
     >>> result.metrics["best"]["val_accuracy"]  # doctest: +SKIP
@@ -237,7 +244,7 @@ def train(
     reporter = make_reporter(progress)
     with locked(run_dir, reporter.note):  # one writer: released however the run ends
         _refuse_occupied(run_dir)  # another writer may have filled it since the check above
-        return _start(spec, run_dir, dplan, checked, options, reporter)
+        return _start(spec, run_dir, dplan, checked, options, reporter, on_epoch)
 
 
 def _refuse_occupied(path: Path, shown: str | Path | None = None) -> None:
@@ -249,7 +256,13 @@ def _refuse_occupied(path: Path, shown: str | Path | None = None) -> None:
 
 
 def _start(
-    spec: Spec, run_dir: Path, dplan: DataPlan, checked: CheckedSpec, options: TrainOptions, reporter: Reporter
+    spec: Spec,
+    run_dir: Path,
+    dplan: DataPlan,
+    checked: CheckedSpec,
+    options: TrainOptions,
+    reporter: Reporter,
+    on_epoch: OnEpoch | None = None,
 ) -> RunResult:
     """Write a fresh run's records, then fit (the lock is held)."""
     from cnnspec import __version__
@@ -278,6 +291,7 @@ def _start(
     atomic.write_text(run_dir / SPEC_CNN, written)
     write_json(run_dir / CLASS_NAMES_JSON, list(dplan.class_names))
     recorder = RunRecorder(run_dir, run, [], checked, dplan.n_train, options.patience, reporter)
+    recorder.on_epoch = on_epoch
     recorder.write_run("running")
     reporter.start(_start_event(recorder, dplan, options, 0))
     return fit(recorder, spec, dplan, options, 0, None)
@@ -302,10 +316,11 @@ def resume(
     run_dir: str | Path,
     epochs: int | None = None,
     progress: ProgressMode | Reporter = "rich",
+    on_epoch: OnEpoch | None = None,
 ) -> RunResult:
     """Continue the run in ``run_dir`` from its last completed epoch to
     ``epochs`` (default: the run's own target), with the same settings and
-    data; the history so far is kept.
+    data; the history so far is kept.  ``on_epoch`` as in :func:`train`.
 
     Every file the resume needs is read and checked (:mod:`cnnspec.run.rundir`) before
     anything is written: a damaged one raises :class:`~cnnspec.run.rundir.RunDirError`.
@@ -314,10 +329,12 @@ def resume(
     read_run(run_dir)  # a run directory, before a lock file is made in it
     reporter = make_reporter(progress)
     with locked(run_dir, reporter.note):  # before anything is read for good: one writer at a time
-        return _resume(run_dir, read_run(run_dir), epochs, reporter)
+        return _resume(run_dir, read_run(run_dir), epochs, reporter, on_epoch)
 
 
-def _resume(run_dir: Path, run: RunRecord, epochs: int | None, reporter: Reporter) -> RunResult:
+def _resume(
+    run_dir: Path, run: RunRecord, epochs: int | None, reporter: Reporter, on_epoch: OnEpoch | None = None
+) -> RunResult:
     """:func:`resume` once the lock is held."""
     run.require(run_dir, "spec", "settings", "data", "data.path", "data.fingerprint", "class_names")
     assert run.spec is not None and run.data is not None and run.data.path and run.class_names is not None
@@ -344,6 +361,7 @@ def _resume(run_dir: Path, run: RunRecord, epochs: int | None, reporter: Reporte
     if run.canonical_complete is None:  # runs from before it was kept
         run.canonical_complete = format_spec(complete_spec(spec, dplan))
     recorder = RunRecorder(run_dir, run, history, checked, dplan.n_train, options.patience, reporter)
+    recorder.on_epoch = on_epoch
     if done > 0:
         write_history(run_dir, history)
     recorder.write_run("running")
