@@ -170,8 +170,10 @@ def test_sweep_takes_the_training_options_of_train(tmp_path, monkeypatch):
 
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
     options = {name: {p.name for p in commands[name].params} for name in ("train", "sweep")}
-    # and the sweep's own budgets (tests/test_sweep_budget.py)
-    assert options["sweep"] == (options["train"] - {"name", "resume"}) | {"max_params", "max_macs"}
+    # and the sweep's own: budgets (tests/test_sweep_budget.py), engine and halving (tests/test_sweep_ray.py)
+    own = {"max_params", "max_macs", "engine", "address", "cpus_per_run", "gpus_per_run"}
+    own |= {"halving", "halving_min_epochs", "halving_factor"}
+    assert options["sweep"] == (options["train"] - {"name", "resume"}) | own
 
     seen = []
 

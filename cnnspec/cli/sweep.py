@@ -5,7 +5,7 @@ Nothing heavy is imported at module level.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -50,6 +50,21 @@ def _summary(result: SweepResult, out: str) -> None:
     )
 
 
+def _engine(name: str, address: str | None, cpus: float, gpus: float) -> Any:
+    """``"local"`` or a :class:`cnnspec.run.ray_engine.RayEngine`; a bad combination is a usage error."""
+    if name not in ("local", "ray"):
+        fail(f"--engine {name}: choose local or ray")
+    if name == "local":
+        if address is not None:
+            fail("--address joins a Ray cluster: give --engine ray too")
+        return "local"
+    if cpus <= 0 or gpus < 0:
+        fail("--cpus-per-run must be above 0 and --gpus-per-run at least 0")
+    from cnnspec.run.ray_engine import RayEngine
+
+    return RayEngine(address=address, cpus_per_run=cpus, gpus_per_run=gpus)
+
+
 # Over 60 lines only by its signature: typer reads the options from it, one parameter each
 # (shared with train, defined once in cli/common.py); the body is about 45 lines.
 def sweep(
@@ -77,6 +92,18 @@ def sweep(
     max_macs: Annotated[
         Optional[str], typer.Option(help="Skip the specs with more MACs per image (50k, 1.5M, 2G).", show_default=False)
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="local: one run after another here; ray: runs side by side as Ray tasks.")
+    ] = "local",
+    address: Annotated[
+        Optional[str],
+        typer.Option(help="With --engine ray: join this Ray cluster (default: Ray on this host).", show_default=False),
+    ] = None,
+    cpus_per_run: Annotated[float, typer.Option(help="With --engine ray: CPUs of each run.")] = 1.0,
+    gpus_per_run: Annotated[float, typer.Option(help="With --engine ray: GPUs of each run (0.5: two per GPU).")] = 0.0,
+    halving: Annotated[bool, typer.Option(help="Stop losing runs early (successive halving, Optuna's).")] = False,
+    halving_min_epochs: Annotated[int, typer.Option(help="With --halving: epochs before any stop.")] = 2,
+    halving_factor: Annotated[int, typer.Option(help="With --halving: keep the top 1/factor at each rung.")] = 3,
 ) -> None:
     """Train every spec of a file (variants expanded), one run directory each under --out.
 
@@ -98,6 +125,9 @@ def sweep(
                    (("--max-params", max_params), ("--max-macs", max_macs))}  # fmt: skip
     except BudgetError as exc:
         fail(exc.message, hint=exc.hint)
+    run_engine = _engine(engine, address, cpus_per_run, gpus_per_run)
+    if halving and (halving_min_epochs < 1 or halving_factor < 2):
+        fail("--halving needs --halving-min-epochs of at least 1 and --halving-factor of at least 2")
     text, origin = read_source(path, spec)
     if data is None:
         fail("give the image folder with --data DIR")
@@ -112,7 +142,8 @@ def sweep(
         try:
             return run_sweep(
                 text, data, options, out, origin=origin, progress=progress,
-                max_params=budgets["--max-params"], max_macs=budgets["--max-macs"],
+                max_params=budgets["--max-params"], max_macs=budgets["--max-macs"], engine=run_engine,
+                halving=(halving_min_epochs, halving_factor) if halving else None,
             )  # fmt: skip
         except NoValidSpecError as exc:
             err = console(stderr=True)

@@ -22,7 +22,6 @@ the table.
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import threading
 import time
@@ -42,11 +41,14 @@ from cnnspec.notation.variants import has_variants
 from cnnspec.notation.vocabulary import NAME_RE
 from cnnspec.run.budget import over_budget, parse_count
 from cnnspec.run.lock import locked
-from cnnspec.run.options import RunResult, TrainError
-from cnnspec.run.rundir import LOCK_JSON, RUN_FILES, RunDirError, read_metrics, read_run, read_state
+from cnnspec.run.rundir import RunDirError, read_metrics, read_run
 from cnnspec.run.sweep_display import Preflight, SweepProgress, preflight  # noqa: F401  (Preflight: public here too)
+from cnnspec.run.sweep_worker import RunJob, resume_point, run_job
+from cnnspec.run.sweep_worker import clear as _clear  # noqa: F401  (its old place: tests reach it here)
 
-EntryStatus = Literal["invalid", "over-budget", "pending", "resume", "finished", "completed", "interrupted", "failed"]
+EntryStatus = Literal[
+    "invalid", "over-budget", "pending", "resume", "finished", "completed", "stopped", "interrupted", "failed"
+]
 
 
 @dataclass
@@ -67,9 +69,11 @@ class Entry:
     macs: int | None = None
     n_train: int = 0
     done: int = 0
+    #: Where it ran (Ray engine: host, pid, GPUs seen, the epoch it resumed from, times).
+    worker: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        doc = {
+        doc: dict[str, Any] = {
             "name": self.name,
             "spec": self.text,
             "status": self.status,
@@ -79,6 +83,10 @@ class Entry:
         }
         if self.params is not None:
             doc.update(params=self.params, macs=self.macs)
+        if self.status == "stopped":
+            doc["epochs"] = self.metrics.get("epochs_completed")
+        if self.worker is not None:
+            doc["worker"] = self.worker
         return doc
 
     def skip_line(self) -> str:
@@ -209,27 +217,28 @@ def apply_budget(entries: list[Entry], max_params: int | None, max_macs: int | N
 
 
 def _decide(e: Entry, run_dir: Path) -> None:
-    """Finished (``completed``), resume (an epoch done, the same network) or fresh; a run
-    directory that cannot be read starts fresh (:func:`_clear` refuses foreign files)."""
+    """Finished (``completed``, or ``stopped`` by halving), resume (an epoch done, the same
+    network) or fresh; a run directory that cannot be read starts fresh (:func:`_clear`
+    refuses foreign files)."""
     try:
         run = read_run(run_dir)
     except RunDirError:
         e.status = "pending"
         return
-    if run.status == "completed":
-        e.status = "finished"
-        try:
-            metrics = read_metrics(run_dir)
-        except RunDirError:
-            metrics = None
-        e.metrics = metrics.model_dump(mode="json", exclude_unset=True) if metrics is not None else {}
+    if run.status in ("completed", "stopped"):
+        e.status = "finished" if run.status == "completed" else "stopped"
+        e.metrics = _metrics_of(run_dir)
         return
+    e.done = resume_point(run_dir, e.text)
+    e.status = "resume" if e.done else "pending"
+
+
+def _metrics_of(run_dir: Path) -> dict[str, Any]:
     try:
-        done = read_state(run_dir).epoch
+        metrics = read_metrics(run_dir)
     except RunDirError:
-        done = 0
-    e.status = "resume" if done >= 1 and run.canonical == e.text else "pending"
-    e.done = done if e.status == "resume" else 0
+        metrics = None
+    return metrics.model_dump(mode="json", exclude_unset=True) if metrics is not None else {}
 
 
 def plan_runs(entries: list[Entry], out_dir: Path) -> None:
@@ -241,29 +250,16 @@ def plan_runs(entries: list[Entry], out_dir: Path) -> None:
         _decide(e, e.run_dir)
 
 
-def _clear(run_dir: Path) -> None:
-    """Empty a run directory that holds nothing but an unfinished run's files (its lock,
-    which the caller holds, stays)."""
-    if not run_dir.exists():
-        return
-    names = {p.name for p in run_dir.iterdir()}
-    leftovers = {n for n in names if not (n in RUN_FILES or n.startswith("."))}
-    if leftovers:
-        raise TrainError(
-            f"{run_dir} holds files a run does not write ({', '.join(sorted(leftovers))})",
-            "move them away, or give the sweep another --out",
-        )
-    for p in run_dir.iterdir():
-        if p.name == LOCK_JSON:
-            continue
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        else:
-            p.unlink()
-
-
 # --------------------------------------------------------------------------
-# 3. train (the display: cnnspec.run.sweep_display)
+# 3. train (one run: cnnspec.run.sweep_worker; the display: cnnspec.run.sweep_display)
+
+
+class _Stop(KeyboardInterrupt):
+    """A signal that ends the sweep (``signum``: which)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 @contextmanager
@@ -275,7 +271,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise _Stop(signum)
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
@@ -289,36 +285,38 @@ def _write_sweep(out_dir: Path, meta: dict[str, Any], entries: list[Entry], stat
     atomic.write_text(out_dir / "sweep.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
-def _run_entry(e: Entry, data_dir: str | Path, options: Any, display: SweepProgress) -> RunResult | None:
-    """Train or resume one entry and record what became of it; a failed run does not end
-    the sweep (its error is kept), a signal does (``KeyboardInterrupt`` is raised on)."""
-    from cnnspec.run.train import resume, train
+def _job(e: Entry, data_dir: str | Path, options: Any, halving: Any, kill: str | None = None) -> RunJob:
+    """The entry as plain data for whichever process trains it."""
+    from cnnspec.run.train import spec_text
 
     assert e.run_dir is not None and e.spec is not None
-    t0 = time.perf_counter()
-    result = None
-    try:
-        if e.status == "resume":
-            result = resume(e.run_dir, epochs=options.epochs, progress=display.reporter())
-        else:
-            e.run_dir.mkdir(parents=True, exist_ok=True)
-            with locked(e.run_dir, display.note):  # not cleared under another writer; train takes it again
-                _clear(e.run_dir)
-                result = train(e.spec, data_dir, options, out_dir=e.run_dir, progress=display.reporter())
-    except KeyboardInterrupt:
-        e.status = "interrupted"
-        raise
-    except UserError as exc:  # written as before the errors were one family: message and hint
-        e.status, e.errors = (
-            "failed",
-            f"{type(exc).__name__}: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""),
-        )
-    except Exception as exc:  # one failed run does not end the sweep
-        e.status, e.errors = "failed", f"{type(exc).__name__}: {exc}"
-    else:
-        e.status, e.metrics = result.status, result.metrics  # type: ignore[assignment]
-    e.seconds = time.perf_counter() - t0
-    return result
+    return RunJob(
+        name=e.name, spec=spec_text(e.spec), origin=e.spec.origin, canonical=e.text,
+        run_dir=str(e.run_dir.resolve()), data_dir=str(Path(data_dir).resolve()),
+        options=options.model_dump(), ticket=halving.ticket(e.name) if halving is not None else None,
+        kill_after_first_epoch=kill,
+    )  # fmt: skip
+
+
+def _apply(e: Entry, outcome: dict[str, Any]) -> None:
+    """A run's outcome into its entry; with no status (a cancelled Ray task), what its run
+    directory says."""
+    status = outcome.get("status")
+    if status is None and e.run_dir is not None:
+        try:
+            status = read_run(e.run_dir).status
+        except RunDirError:
+            status = None
+        if status not in ("completed", "stopped", "interrupted", "failed"):
+            status = "interrupted" if resume_point(e.run_dir, e.text) else "pending"
+        outcome = {**outcome, "metrics": _metrics_of(e.run_dir)}
+    e.status = status  # type: ignore[assignment]
+    e.metrics = outcome.get("metrics") or {}
+    e.errors = outcome.get("errors") or ""
+    if outcome.get("seconds") is not None:
+        e.seconds = outcome["seconds"]
+    if outcome.get("worker"):
+        e.worker = outcome["worker"]
 
 
 def _sweep_meta(origin: str, data_dir: str | Path, options: Any) -> dict[str, Any]:
@@ -344,6 +342,8 @@ def sweep(
     base: str | None = None,
     max_params: int | str | None = None,
     max_macs: int | str | None = None,
+    engine: Any = "local",
+    halving: tuple[int, int] | None = None,
 ) -> SweepResult:
     """Train every valid spec of ``text`` on ``data_dir``, one run directory each under ``out_dir``.
 
@@ -354,6 +354,10 @@ def sweep(
     ``max_params`` and ``max_macs`` (a count, or text such as ``50k``, ``1.5M``, ``2G``)
     skip the specs over them, as ``over-budget``, before anything trains; when no valid
     spec fits, :class:`NothingFitsError` is raised and nothing is written.
+    ``engine``: ``"local"`` (one run after another, in this process) or a
+    :class:`cnnspec.run.ray_engine.RayEngine` (runs side by side as Ray tasks).
+    ``halving=(min_epochs, factor)``: successive halving (:mod:`cnnspec.run.halving`): after
+    ``min_epochs`` epochs, then ``× factor``, the runs outside the top ``1/factor`` are stopped.
     """
     from cnnspec.run.options import TrainOptions
 
@@ -366,6 +370,10 @@ def sweep(
         base = stem if NAME_RE.fullmatch(stem) else "spec"
     budget_params = None if max_params is None else parse_count(max_params, "--max-params")
     budget_macs = None if max_macs is None else parse_count(max_macs, "--max-macs")
+    if engine != "local":
+        from cnnspec.run.ray_engine import check_storage
+
+        check_storage(engine, out, data_dir)  # before anything is read or written
     entries = check_sweep(text, origin, data_dir, options, base)
     if all(e.status == "invalid" for e in entries):
         raise NoValidSpecError(origin, entries)  # before anything is written: no empty sweep to report
@@ -376,41 +384,121 @@ def sweep(
     meta = _sweep_meta(origin, data_dir, options)
     if budget_params is not None or budget_macs is not None:
         meta["budget"] = {"max_params": budget_params, "max_macs": budget_macs}
+    meta["engine"] = _engine_meta(engine)
+    if halving is not None:
+        meta["halving"] = {"min_epochs": halving[0], "factor": halving[1]}
     display = progress if isinstance(progress, SweepProgress) else SweepProgress(progress)
     with locked(out, display.note):  # the only writer of sweep.json; another sweep of OUT is refused
-        return _train_all(entries, out, data_dir, options, meta, display)
+        return _train_all(entries, out, data_dir, options, meta, display, engine, halving)
+
+
+def _engine_meta(engine: Any) -> dict[str, Any]:
+    if engine == "local":
+        return {"name": "local"}
+    from dataclasses import asdict
+
+    return {"name": "ray", **asdict(engine)}
 
 
 def _train_all(
-    entries: list[Entry], out: Path, data_dir: str | Path, options: Any, meta: dict[str, Any], display: SweepProgress
+    entries: list[Entry],
+    out: Path,
+    data_dir: str | Path,
+    options: Any,
+    meta: dict[str, Any],
+    display: SweepProgress,
+    engine: Any = "local",
+    halving_at: tuple[int, int] | None = None,
 ) -> SweepResult:
     """Plan, pre-flight and train the entries (the sweep folder's lock is held)."""
     plan_runs(entries, out)
+    halving = None
+    if halving_at is not None:
+        from cnnspec.run.halving import Halving
+
+        halving = Halving(out, *halving_at)
+        for e in entries:  # trials an earlier start left open although their run has ended
+            if e.status in ("finished", "stopped"):
+                halving.tell(e.name, e.status, _best(e))
     todo = [e for e in entries if e.status in ("pending", "resume")]
     trainable = [e for e in entries if e.status not in ("invalid", "over-budget")]
-    done = len(trainable) - len(todo)
-    plan = preflight(todo, done, options) if todo and display.mode != "quiet" else None
+    ended = ("completed", "finished", "stopped")
+    plan = preflight(todo, len(trainable) - len(todo), options) if todo and display.mode != "quiet" else None
     invalid = [e for e in entries if e.status == "invalid"]
-    display.start(len(trainable), done, invalid, [e for e in entries if e.status == "over-budget"], plan)
+    over = [e for e in entries if e.status == "over-budget"]
+    display.start(len(trainable), len(trainable) - len(todo), invalid, over, plan)
     status: Literal["completed", "interrupted", "failed"] = "completed"
     stop_signal: int | None = None
     _write_sweep(out, meta, entries, "running")
+
+    def record(e: Entry, outcome: dict[str, Any]) -> None:
+        """The driver's bookkeeping when a run ends: the entry, halving's verdict, the display, sweep.json."""
+        _apply(e, outcome)
+        if halving is not None:
+            halving.tell(e.name, e.status, _best(e))
+        display.run_end(e, sum(x.status in ended for x in trainable), len(trainable))
+        _write_sweep(out, meta, entries, "running")
+
     try:
         with _sigterm_as_interrupt():
-            for i, e in enumerate(todo):
-                display.run_start(e, i, len(todo))
-                result = _run_entry(e, data_dir, options, display)
-                done += e.status == "completed"
-                display.run_end(e, done, len(trainable))
-                _write_sweep(out, meta, entries, "running")
-                if e.status == "interrupted":
-                    status, stop_signal = "interrupted", (result.signal if result else None) or signal.SIGINT
-                    break
+            if engine == "local":
+                stop_signal = _train_local(todo, data_dir, options, display, halving, record)
+            else:
+                stop_signal = _train_ray(todo, data_dir, options, display, halving, record, engine)
+    except _Stop as exc:
+        stop_signal = exc.signum
     except KeyboardInterrupt:
-        status, stop_signal = "interrupted", stop_signal or signal.SIGINT
-    if status == "completed" and any(e.status == "failed" for e in entries):
+        stop_signal = int(signal.SIGINT)
+    if stop_signal is not None:
+        status = "interrupted"
+    elif any(e.status == "failed" for e in entries):
         status = "failed"
     final = SweepResult(out, entries, status, stop_signal)
     _write_sweep(out, meta, entries, status)
     display.finish(final)
     return final
+
+
+def _best(e: Entry) -> float | None:
+    return (e.metrics.get("best") or {}).get("val_accuracy")
+
+
+def _train_local(
+    todo: list[Entry], data_dir: str | Path, options: Any, display: SweepProgress, halving: Any, record: Any
+) -> int | None:
+    """One run after another in this process; a signal ends the current run after its last
+    completed epoch (the training loop's own handling) and the sweep with it."""
+    for i, e in enumerate(todo):
+        display.run_start(e, i, len(todo))
+        try:
+            outcome = run_job(_job(e, data_dir, options, halving), display.reporter(e.name))
+        except KeyboardInterrupt:
+            record(e, {"status": None})
+            raise
+        record(e, outcome)
+        if e.status == "interrupted":
+            return int(outcome.get("signal") or signal.SIGINT)
+    return None
+
+
+def _train_ray(
+    todo: list[Entry],
+    data_dir: str | Path,
+    options: Any,
+    display: SweepProgress,
+    halving: Any,
+    record: Any,
+    engine: Any,
+) -> int | None:
+    """The runs side by side as Ray tasks (:mod:`cnnspec.run.ray_engine`)."""
+    import os
+
+    from cnnspec.run.ray_engine import train_all
+    from cnnspec.run.sweep_worker import KILL_AFTER_FIRST_EPOCH_ENV
+
+    hook = os.environ.get(KILL_AFTER_FIRST_EPOCH_ENV, "")
+    kill_name, _, marker = hook.partition("=")
+    by_name = {e.name: e for e in todo}
+    jobs = [_job(e, data_dir, options, halving, marker if e.name == kill_name else None) for e in todo]
+    display.queued([e.name for e in todo])
+    return train_all(jobs, engine, display.worker_event, lambda outcome: record(by_name[outcome["name"]], outcome))
