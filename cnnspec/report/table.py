@@ -107,6 +107,8 @@ class Row:
     spread: float | None = None
     largest_drop: float | None = None
     seconds_per_epoch: float | None = None
+    #: The epochs the run was to train (``run.json`` settings): a stopped run shows both.
+    target_epochs: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     #: What the network is checked against again to draw it (``run.json``).
     source: str = ""
@@ -116,6 +118,14 @@ class Row:
     smallest: bool = False
     pareto: bool = False
     unstable: bool = False
+
+    @property
+    def shown_status(self) -> str:
+        """The status cell: a run stopped by successive halving says after how many epochs."""
+        if self.status == "stopped":
+            of = f" of {self.target_epochs}" if self.target_epochs else ""
+            return f"stopped after {self.epochs}{of} epochs"
+        return self.status
 
     @property
     def scored(self) -> bool:
@@ -235,6 +245,8 @@ def load_run(run_dir: str | Path, window: int = WINDOW) -> Row:
             row.params, row.macs = checked.total_params, checked.macs
     best, final = metrics.best, metrics.final
     row.epochs = len(history) if metrics.epochs_completed is None else metrics.epochs_completed
+    target = (run.settings or {}).get("epochs")
+    row.target_epochs = target if isinstance(target, int) and not isinstance(target, bool) else None
     row.best_train_accuracy, row.best_train_epoch = best.train_accuracy, best.train_accuracy_epoch
     row.best_val_accuracy, row.best_val_epoch = best.val_accuracy, best.val_accuracy_epoch
     row.final_val_accuracy = final.val_accuracy
@@ -319,7 +331,7 @@ HEADERS = (
 
 def cells(r: Row) -> list[str]:
     """The row's cells as plain text (not yet escaped), in :data:`HEADERS` order."""
-    status = r.status + (", unstable" if r.unstable else "")
+    status = r.shown_status + (", unstable" if r.unstable else "")
     return [
         marks(r), r.name, r.spec, _int(r.params), _int(r.macs),
         _acc(r.best_train_accuracy, r.best_train_epoch), _acc(r.best_val_accuracy, r.best_val_epoch),

@@ -25,10 +25,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cnnspec.errors import UserError
+
 JOURNAL = "halving.journal"
 STUDY = "sweep"
 #: The trial's user attribute that names its run.
 RUN_ATTR = "run"
+
+
+class HalvingError(UserError):
+    """``--halving`` without Optuna installed."""
+
+    code = "halving"
+
+
+def require_optuna() -> None:
+    """Raise :class:`HalvingError` when Optuna is not installed (before a sweep writes anything)."""
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise HalvingError("--halving needs Optuna", "pip install 'cnnspec[halving]'") from None
 
 
 def _storage(path: str) -> Any:
@@ -75,6 +91,7 @@ class Halving:
     """The driver's side: the study, one trial per run, and each trial's end."""
 
     def __init__(self, out_dir: Path, min_epochs: int = 2, factor: int = 3) -> None:
+        require_optuna()
         import optuna
 
         if min_epochs < 1 or factor < 2:
@@ -121,4 +138,4 @@ class Halving:
             self.study.tell(number, state=state.FAIL)
 
 
-__all__ = ["JOURNAL", "Halving", "Ticket"]
+__all__ = ["JOURNAL", "Halving", "HalvingError", "Ticket", "require_optuna"]

@@ -374,6 +374,10 @@ def sweep(
         from cnnspec.run.ray_engine import check_storage
 
         check_storage(engine, out, data_dir)  # before anything is read or written
+    if halving is not None:
+        from cnnspec.run.halving import require_optuna
+
+        require_optuna()
     entries = check_sweep(text, origin, data_dir, options, base)
     if all(e.status == "invalid" for e in entries):
         raise NoValidSpecError(origin, entries)  # before anything is written: no empty sweep to report
