@@ -172,3 +172,21 @@ def test_a_stale_lock_left_in_a_run_folder_does_not_stop_a_sweep_clearing_it(tmp
         _clear(folder)
         assert [x.name for x in folder.iterdir()] == [LOCK_JSON]
     assert list(folder.iterdir()) == []
+
+
+def test_a_retried_task_whose_first_attempt_still_lives_is_refused_naming_it(tmp_path, holder):
+    """What a Ray worker runs (run_job) respects the lock: the run fails naming the live holder,
+    and nothing of the holder's folder is cleared."""
+    from cnnspec.run.options import TrainOptions
+    from cnnspec.run.progress import Reporter
+    from cnnspec.run.sweep_worker import RunJob, run_job
+
+    run_dir = tmp_path / "sweep" / "flat"
+    p = holder(run_dir)
+    (run_dir / "history.csv").write_text("epoch\n1\n")
+    data = make_images(tmp_path / "data", classes=2, per_class=2)
+    job = RunJob("flat", "flat = D: 6R\n", "<test>", "D: 6R", str(run_dir), str(data), TrainOptions().model_dump())
+    outcome = run_job(job, Reporter())
+    assert outcome["status"] == "failed" and "RunLockedError" in outcome["errors"]
+    assert f"pid {p.pid} on host {socket.gethostname()}" in outcome["errors"]
+    assert (run_dir / "history.csv").exists() and json.loads((run_dir / LOCK_JSON).read_text())["pid"] == p.pid
