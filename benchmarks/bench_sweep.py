@@ -45,7 +45,7 @@ ENGINES_DOC = """\
 """
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "data" / "digits"
 ENGINE_SPECS = "digits = I: 8x8x1 C: {4,8,12,16} 16 D: 16R d¼ O: 10\n"
-HALVING_SPECS = "h = I: 8x8x1 C: {2,4,8,16} D: {4R,16R} O: 10\n"
+HALVING_SPECS = "h = I: 8x8x1 C: {16,8,4,2} D: {16R,4R} O: 10\n"
 
 SPECS = [
     "c8 = C: 8 D: 16R",

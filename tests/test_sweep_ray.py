@@ -23,7 +23,7 @@ pytest.importorskip("ray")
 DIGITS_SPECS = "digits = I: 8x8x1 C: {4,8} 16 D: 16R d¼ O: 10\nflat = I: 8x8x1 D: 16R O: 10\n"
 NAMES = ["digits-4", "digits-8", "flat"]
 TOL = 1e-5
-EPOCHS = 25  # of the interrupted sweep: long enough to be stopped in the middle
+EPOCHS = 15  # of the interrupted sweep: long enough to be stopped in the middle
 
 
 def close(a: list[dict[str, float]], b: list[dict[str, float]]) -> bool:
