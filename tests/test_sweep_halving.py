@@ -4,6 +4,7 @@ real sweep on the example digits; the best variant is the full sweep's, for fewe
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from sweep_support import digits_subset, history
@@ -75,3 +76,48 @@ def test_halving_trains_fewer_epochs_and_picks_the_full_sweeps_best(tmp_path):
     assert {s["status"] for s in json.loads((tmp_path / "halved" / "sweep.json").read_text())["specs"]} <= {
         "finished", "stopped",
     }  # fmt: skip
+
+
+WORKER = """
+import json, pickle, sys
+ticket = pickle.loads(bytes.fromhex(sys.argv[1]))
+ask = ticket.on_epoch()
+print(json.dumps([ask(epoch, {"val_accuracy": v}) for epoch, v in json.loads(sys.argv[2])]))
+"""
+
+
+def test_runs_report_to_their_trials_from_other_processes_and_the_pruner_stops_the_losers(tmp_path):
+    """What a Ray worker does, in a plain subprocess: a pickled Ticket opens the journal in the
+    sweep folder, reports each epoch and asks; the driver's study sees it all and ends the trials."""
+    import pickle
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import optuna
+
+    from cnnspec.run.halving import JOURNAL, Halving
+
+    halving = Halving(tmp_path, min_epochs=1, factor=2)
+    env_path = str(Path(__file__).resolve().parent.parent)
+
+    def run(name: str, values: list[float]) -> list[bool]:
+        ticket = halving.ticket(name)
+        epochs = json.dumps(list(enumerate(values, start=1)))
+        out = subprocess.run(
+            [sys.executable, "-c", WORKER, pickle.dumps(ticket).hex(), epochs],
+            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": env_path}, check=True,
+        )  # fmt: skip
+        return json.loads(out.stdout)
+
+    assert run("a", [0.5, 0.6, 0.7]) == [False, False, False]  # the first run at each rung goes on
+    assert run("b", [0.3]) == [True]  # below the top half at epoch 1: stopped at once
+    assert run("c", [0.6, 0.7]) == [False, False]  # above: goes on
+    halving.tell("a", "completed", 0.7)
+    halving.tell("b", "stopped", 0.3)
+    assert (tmp_path / JOURNAL).exists()
+    again = Halving(tmp_path, min_epochs=1, factor=2)  # a later start of the sweep: the same study
+    assert again.ticket("c").trial_id == halving.ticket("c").trial_id  # c, interrupted, keeps its trial
+    states = {t.user_attrs["run"]: t.state for t in again.study.get_trials()}
+    state = optuna.trial.TrialState
+    assert states == {"a": state.COMPLETE, "b": state.PRUNED, "c": state.RUNNING}
