@@ -145,3 +145,12 @@ def test_engine_options_are_checked_before_anything_runs(tmp_path):
         r = CliRunner().invoke(app, [*base, *extra])
         assert r.exit_code == 2 and message in r.stderr, (extra, r.stderr)
     assert not (tmp_path / "sw").exists()
+
+
+def test_every_worker_grows_its_gpu_memory_and_uses_the_threads_of_its_cpus(monkeypatch):
+    from cnnspec.run.ray_engine import RayEngine, _env
+
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    env = _env(RayEngine(cpus_per_run=1.5, gpus_per_run=0.25))
+    assert env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true" and env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert env["TF_NUM_INTRAOP_THREADS"] == env["OMP_NUM_THREADS"] == "2" and env["KERAS_BACKEND"] == "jax"

@@ -84,11 +84,15 @@ def check_storage(engine: RayEngine, out_dir: str | Path, data_dir: str | Path) 
 
 
 def _env(engine: RayEngine) -> dict[str, str]:
-    """Every worker's environment: TensorFlow grows its GPU memory (runs share a card) and uses
-    the threads of its CPUs, not the machine's."""
+    """Every worker's environment: TensorFlow grows its GPU memory and JAX does not take 75 % of
+    it up front (runs share a card), both use the threads of the run's CPUs, not the machine's;
+    the driver's Keras backend, when it names one, is every worker's."""
     threads = str(max(1, math.ceil(engine.cpus_per_run)))
+    backend = {"KERAS_BACKEND": os.environ["KERAS_BACKEND"]} if os.environ.get("KERAS_BACKEND") else {}
     return {
+        **backend,
         "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
         "TF_NUM_INTRAOP_THREADS": threads,
         "TF_NUM_INTEROP_THREADS": threads,
         "OMP_NUM_THREADS": threads,
