@@ -256,6 +256,8 @@ class _Chain:
             self.need_map(row.layer, "a residual block")
             self.enter_conv()
             self.block, self.block_items, self.projection = row.block, [], None
+            # Nothing joins across the `[`: a batch norm or an activation first in a block is a bare item.
+            self.prev = None
 
     def enter_conv(self) -> None:
         """A layer that belongs to C: (a layer before it, if any, was augmentation)."""
@@ -667,8 +669,8 @@ def _layer_letter(layer: Any) -> str:
     """The letter of an activation layer: Activation(name), ReLU() with its defaults, ELU(alpha=1.0)."""
     kind, cfg = type(layer).__name__, layer.get_config()
     if kind == "ReLU":
-        if cfg["max_value"] is not None or cfg["negative_slope"] or cfg["threshold"]:
-            args = f"max_value={cfg['max_value']}, negative_slope={cfg['negative_slope']}, threshold={cfg['threshold']}"
+        args = ", ".join(f"{k}={cfg[k]:g}" for k in ("max_value", "negative_slope", "threshold") if cfg[k])
+        if args:
             raise NotExpressible(layer.name, f"ReLU({args}) has no letter: R is ReLU() with its default arguments")
         return "R"
     if kind == "ELU":

@@ -183,15 +183,18 @@ def _block(
         )
     if not a and not b:
         raise NotExpressible(merge.layer.name, "Add of a tensor with itself")
-    # The shortcut is the shorter path; of two paths of one layer, the one that looks like a projection
-    # (1x1, linear), and else the Add's second operand, as the builder writes Add([block output, shortcut]).
+    # The shortcut is the path that starts with what looks like a projection (a 1x1 linear Conv2D) when only
+    # one does, else the shorter path, else the Add's second operand (the builder writes Add([output, shortcut])).
     second = merge.inputs[1]
-    if len(a) == len(b) == 1 and _projection_like(steps[a[0]].layer) != _projection_like(steps[b[0]].layer):
-        main, short = (b, a) if _projection_like(steps[a[0]].layer) else (a, b)
-    elif len(a) == len(b):
-        main, short = (b, a) if a[-1] == second else (a, b)
-    else:
+    looks = [bool(p) and _projection_like(steps[p[0]].layer) for p in (a, b)]
+    if not a or not b:
+        main, short = (a, b) if a else (b, a)
+    elif looks[0] != looks[1]:
+        main, short = (b, a) if looks[0] else (a, b)
+    elif len(a) != len(b):
         main, short = (a, b) if len(a) > len(b) else (b, a)
+    else:
+        main, short = (b, a) if a[-1] == second else (a, b)
     if len(short) > 1:
         layer = steps[short[1]].layer
         raise NotExpressible(
