@@ -747,6 +747,13 @@ def test_rule_the_per_dimension_size_limit_holds_for_height_and_width_only(keras
 
     from cnnspec.notation.ir import MAX_INPUT_DIM
 
+    import cnnspec
+    from cnnspec.errors import SpecError
+
+    for big in (f"{MAX_INPUT_DIM + 1}x1x1", f"1x{MAX_INPUT_DIM + 1}x1"):  # height and width keep the limit
+        with pytest.raises(SpecError) as err:
+            cnnspec.parse(f"I: {big} C: 4")
+        assert [d.code for d in err.value.diagnostics] == ["E163"]
     n = MAX_INPUT_DIM + 3616
     _writes(
         _seq(keras, L.Dense(4, activation="relu"), L.Dense(2, activation="softmax"), shape=(n,)),

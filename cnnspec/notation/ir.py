@@ -209,10 +209,12 @@ def input_too_large(shape: tuple[int, ...]) -> str | None:
     total = 1
     for d in shape:
         total *= d
-    if max(shape) > MAX_INPUT_DIM or total > MAX_INPUT_ELEMENTS:
+    # The per-dimension limit holds for height and width only (version 2): a flat input of N values,
+    # read back from a Keras model, is I: 1x1xN, and the total bounds the channels.
+    if max(shape[:2]) > MAX_INPUT_DIM or total > MAX_INPUT_ELEMENTS:
         return (
             f"input {'x'.join(map(str, shape))} holds {total:,} values; the largest accepted is "
-            f"{MAX_INPUT_ELEMENTS:,} (4096x4096x3) with no dimension over {MAX_INPUT_DIM}"
+            f"{MAX_INPUT_ELEMENTS:,} (4096x4096x3) with no height or width over {MAX_INPUT_DIM}"
         )
     return None
 
