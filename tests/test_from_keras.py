@@ -745,10 +745,9 @@ def test_rule_the_per_dimension_size_limit_holds_for_height_and_width_only(keras
     """A flat input of 20,000 values (over the 16,384 limit of one dimension) is I: 1x1x20000."""
     from keras import layers as L
 
-    from cnnspec.notation.ir import MAX_INPUT_DIM
-
     import cnnspec
     from cnnspec.errors import SpecError
+    from cnnspec.notation.ir import MAX_INPUT_DIM
 
     for big in (f"{MAX_INPUT_DIM + 1}x1x1", f"1x{MAX_INPUT_DIM + 1}x1"):  # height and width keep the limit
         with pytest.raises(SpecError) as err:
