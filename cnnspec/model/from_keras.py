@@ -351,11 +351,8 @@ def _augmentation(chain: _Chain, i: int, row: Row) -> None:
     layer = row.layer
     if chain.section != "A":
         where = "after Rescaling" if chain.rescaling is not None else f"after '{chain.rows[i - 1].layer.name}'"
-        raise NotExpressible(
-            layer.name,
-            f"{row.kind} {where}: augmentation comes first, on 0-255 pixels",
-            hint="move the augmentation layers before Rescaling",
-        )
+        # No hint: moving the layer would change the network (contrast and brightness act on 0-255 values).
+        raise NotExpressible(layer.name, f"{row.kind} {where}: augmentation comes first, on 0-255 pixels")
     chain.augment.append(_augment(layer))
 
 
