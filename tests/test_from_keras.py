@@ -993,3 +993,17 @@ def test_cli_from_keras_prints_the_v2_spec_and_its_notes(keras, tmp_path):
     assert res.exit_code == 0, res.output
     assert res.output.strip().splitlines()[-1] == text
     assert "note:" in res.output and "compared that pair fused" in res.output
+
+
+def test_a_block_with_no_convolution_is_refused_and_a_nested_model_with_a_block_is_opened(keras):
+    from keras import layers as L
+
+    inp = keras.Input((8, 8, 4))
+    x = L.Add(name="bn_add")([L.BatchNormalization()(inp), inp])
+    _refuses(keras.Model(inp, L.Dense(2)(L.Flatten()(x))), "layer 'bn_add': a residual block with no convolution")
+    # A functional model holding a block, used as a layer of a Sequential model: opened up in place.
+    inner_in = keras.Input((8, 8, 4))
+    y = L.Conv2D(4, 3, padding="same", activation="relu")(inner_in)
+    inner = keras.Model(inner_in, L.Activation("relu")(L.Add()([inner_in, y])), name="inner")
+    model = _r(keras, inner, L.Flatten(), L.Dense(2, activation="softmax"), shape=(8, 8, 4))
+    _writes(model, "I: 8x8x4 C: [4]+R O: 2")
