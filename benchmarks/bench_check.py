@@ -11,7 +11,8 @@
 3. In-process parse + check throughput over a mix of typical specs
    (target >= 2,000 specs/s).
 4. Parse + check time of specs with 10, 100 and 1,000 layers, and the time per
-   layer, which must stay flat (linear growth).
+   layer, which must stay flat (linear growth); the same for version-2 specs
+   made of residual blocks (``[16b 16In]+R``, 7 layers each).
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ MIX = [
     "I: 32x32x3 C: 32 32v d¼ 64 64v d¼ 64 64v d¼ D: 512R d½ O: 10",
     "I: 200x200x3 A: hvflip rot.1 zoom.15 contrast.1 C: 32n 32n d.2 64k5n 64k5n d.2 D: 128R d.2 64R d.2 O: 10",
     "I: 64x64x3 C: 32k5s2 64 ap 128W gap d.3 O: 5",
+    # version 2: a residual network, a MobileNet-style and an Xception-style one, bare items
+    "I: 32x32x3 C: 32b [32b 32In]+R [64s2b 64In]+R gap O: 10",
+    "I: 32x32x3 C: 32s2B dwB 64k1B dws2B 128k1B p0 D: n d½ O: 10",
+    "I: 64x64x3 C: 32s2b [64sepb 64sepB p3s2z]+ [128sepb 128sepB p3s2z]+R gap O: 10",
+    "I: 32x32x3 C: 32I n R 32I n R d¼ 64 p3s2 128 p3s2z D: n 300Rn 100bR O: 10",
 ]
 
 
@@ -102,12 +108,20 @@ def layers_spec(n: int) -> str:
     return f"I: 16x16x3 C: {' '.join(items)} p0 D: 8R O: 10"
 
 
-def scaling(sizes: tuple[int, ...] = (10, 100, 1000), repeats: int = 5) -> list[tuple[int, int, float]]:
+def blocks_spec(n: int) -> str:
+    # version 2: n items, most of them in identity residual blocks of two
+    # convolutions (7 layers a block), so any length keeps a 16x16x16 map.
+    return f"I: 16x16x16 C: {' '.join(['[16b 16In]+R'] * (n // 3))} p0 D: 8R O: 10"
+
+
+def scaling(
+    sizes: tuple[int, ...] = (10, 100, 1000), repeats: int = 5, spec=layers_spec
+) -> list[tuple[int, int, float]]:
     import cnnspec
 
     out = []
     for n in sizes:
-        text = layers_spec(n)
+        text = spec(n)
         best = float("inf")
         for _ in range(repeats):
             start = time.perf_counter()
@@ -143,14 +157,15 @@ def main() -> None:
     print(f"parse + check in-process: {rate:7.0f} specs/s ({n} specs)  "
           f"target >= 2,000/s: {'ok' if rate >= 2000 else 'UNDER TARGET'}")  # fmt: skip
 
-    rows = scaling()
-    print("scaling (best of 5, parse + check):")
-    for written, layers, seconds in rows:
-        print(f"  {written:5d} items -> {layers:5d} layers: {seconds * 1000:8.2f} ms  "
-              f"{seconds / layers * 1e6:6.1f} us/layer")  # fmt: skip
-    per_layer = [s / layers for _, layers, s in rows]
-    growth = per_layer[-1] / per_layer[1]
-    print(f"  per-layer time, 1,000 vs 100 layers: {growth:.2f}x ({'linear' if growth < 1.5 else 'NOT LINEAR'})")
+    for title, spec in (("", layers_spec), (", version-2 residual blocks", blocks_spec)):
+        rows = scaling(spec=spec)
+        print(f"scaling (best of 5, parse + check{title}):")
+        for written, layers, seconds in rows:
+            print(f"  {written:5d} items -> {layers:5d} layers: {seconds * 1000:8.2f} ms  "
+                  f"{seconds / layers * 1e6:6.1f} us/layer")  # fmt: skip
+        per_layer = [s / layers for _, layers, s in rows]
+        growth = per_layer[-1] / per_layer[1]
+        print(f"  per-layer time, 1,000 vs 100 items: {growth:.2f}x ({'linear' if growth < 1.5 else 'NOT LINEAR'})")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ on the Keras side are computed here from each layer's own config
 with the checker's helpers.  The builder is also held against the IR: every
 kernel, stride, padding, activation, regularizer, pool and dropout rate.
 
-How many random specs: 300 by default (CI).  Set ``CNNSPEC_ORACLE_N`` to run
+The random specs cover version 2 too (``b``/``B``, ``sep``, ``dw``, bare items,
+strided and padded pools, residual blocks with identity and projection
+shortcuts, braces variants inside blocks).  How many random specs: 300 by default (CI).  Set ``CNNSPEC_ORACLE_N`` to run
 more, e.g. ``CNNSPEC_ORACLE_N=5000 pytest tests/test_oracle.py``, and
 ``CNNSPEC_ORACLE_SEED`` to draw another set.  A failure names the spec, its
 index and how to regenerate it.
@@ -42,6 +44,7 @@ from cnnspec.notation.ir import (
     Pool,
     Span,
 )
+from cnnspec.notation.variants import expand_file
 
 ORACLE_N = int(os.environ.get("CNNSPEC_ORACLE_N", "300"))
 ORACLE_SEED = int(os.environ.get("CNNSPEC_ORACLE_SEED", "0"))
@@ -469,17 +472,20 @@ def test_gelu_is_exact(keras):
 
 def test_random_specs_match_keras(keras):
     """ORACLE_N random valid specs: checker and Keras agree on every number."""
-    gens = specgen.random_specs(ORACLE_N, ORACLE_SEED)
+    gens = specgen.random_specs(ORACLE_N, ORACLE_SEED, variants=True)
     failures: list[str] = []
     for i, gen in enumerate(gens):
         if i % CLEAR_EVERY == 0:
             keras.backend.clear_session()
         label = (
-            f"spec {i} (specgen.random_specs({ORACLE_N}, {ORACLE_SEED})[{i}]): {gen.text!r} "
+            f"spec {i} (specgen.random_specs({ORACLE_N}, {ORACLE_SEED}, variants=True)[{i}]): {gen.text!r} "
             f"input={gen.input_shape} classes={gen.classes}"
         )
         try:
-            assert_same_network(cnnspec.parse(gen.text), gen.input_shape, gen.classes, label)
+            # braces variants (inside blocks): every spec they expand to is valid, and held
+            specs = expand_file(gen.text).specs if gen.variants else (cnnspec.parse(gen.text),)
+            for spec in specs:
+                assert_same_network(spec, gen.input_shape, gen.classes, f"{label} {spec.name or ''}")
         except (AssertionError, cnnspec.SpecError) as exc:
             failures.append(f"{label}\n{exc}")
             if len(failures) >= 5:
@@ -490,7 +496,7 @@ def test_random_specs_match_keras(keras):
 
 def test_random_specs_cover_the_notation():
     """300 random specs (the CI default) use every feature of the notation."""
-    used = set().union(*(g.features for g in specgen.random_specs(300, 0)))
+    used = set().union(*(g.features for g in specgen.random_specs(300, 0, variants=True)))
     assert specgen.ALL_FEATURES <= used, sorted(specgen.ALL_FEATURES - used)
 
 
@@ -508,3 +514,14 @@ def test_random_named_files_match_keras(keras):
             ), text
             assert_same_network(spec, gen.input_shape, gen.classes, label=f"file {k}, spec {spec.name}: {text!r}")
     keras.backend.clear_session()
+
+
+def test_the_normative_resnet_from_its_text(keras):
+    """The issue's example written as text, held against Keras (not the text's figures)."""
+    spec = cnnspec.parse("I: 32x32x3 C: 32b [32b 32In]+R [64s2b 64In]+R gap O: 10")
+    assert_same_network(spec, label="normative resnet")
+    model = cnnspec.build(spec)
+    assert (model.count_params(), _weights_size(model.non_trainable_weights)) == (78_474, 448)
+    checked = cnnspec.check(spec)
+    assert [layer.shortcut for layer in checked.layers if layer.kind == "Add"] == ["identity", "projection"]
+    assert {layer.block for layer in checked.layers} == {None, 1, 2}
