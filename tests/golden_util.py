@@ -79,8 +79,10 @@ def table_params(report: str) -> list[list[int]]:
             tables.append(current)
         elif line.startswith("│") and current is not None:
             cells = [c.strip() for c in line.split("│")]
-            # "", #, layer, kind, item, output, params, MACs, note, ""
-            current.append(int(cells[6].replace(",", "")))
+            # ..., params, MACs, note, "": counted from the right, since a block column
+            # (after #) draws its brackets with the same │
+            if cells[-4]:  # empty on the continuation line of a wrapped note
+                current.append(int(cells[-4].replace(",", "")))
         elif line.startswith("└"):
             current = None
     return tables
