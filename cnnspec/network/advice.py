@@ -16,7 +16,6 @@ from cnnspec.network.layers import BYTES_PER_VALUE, Layer
 from cnnspec.network.shapes import Shape, gib, shape_text
 from cnnspec.notation.ir import (
     ActivationItem,
-    Augment,
     BatchNorm,
     Block,
     Conv,
@@ -31,7 +30,7 @@ from cnnspec.notation.ir import (
     Span,
     Spec,
 )
-from cnnspec.notation.vocabulary import ACTIVATION_LETTERS
+from cnnspec.notation.vocabulary import ACTIVATION_LETTERS, AUGMENT_CLASSES
 
 #: A layer holding more than this share of all parameters is flagged (W503).
 DOMINANT_SHARE = 0.5
@@ -42,6 +41,8 @@ Rule = Callable[[Spec, Sequence[Layer]], list[Diagnostic]]
 
 #: The Keras classes of the convolutions (``sep`` and ``dw`` are kinds of convolution).
 CONV_KINDS = frozenset({"Conv2D", "SeparableConv2D", "DepthwiseConv2D"})
+#: The layers before the spec's C: and D: (``_body`` leaves them out).
+_FRAME_KINDS = AUGMENT_CLASSES | {"Rescaling"}
 #: Layers a look-back passes over: they sit between a layer and what follows it.
 _NORM_AND_ACTIVATION = frozenset({"BatchNormalization", "Activation"})
 
@@ -54,7 +55,8 @@ def _warning(spec: Spec, code: str, message: str, span: Span | None, hint: str) 
 
 def _body(layers: Sequence[Layer]) -> list[Layer]:
     """The layers the spec's C: and D: made: no augmentation, no rescaling."""
-    return [layer for layer in layers if layer.kind != "Rescaling" and not isinstance(layer.item, Augment)]
+    # by kind, not isinstance: four rules call this on every layer of every check
+    return [layer for layer in layers if layer.kind not in _FRAME_KINDS]
 
 
 def w501_dropout_after_conv(spec: Spec, layers: Sequence[Layer]) -> list[Diagnostic]:
