@@ -227,11 +227,18 @@ def test_random_v2_specs_draw() -> None:
     """The oracle's random spec generator (every version-2 item) draws in both styles."""
     from specgen import random_specs
 
-    for gen in random_specs(25, seed=11):
+    specs = random_specs(60, seed=11)
+    drawn = {f for gen in specs for f in gen.features}
+    assert {"v2_block_identity", "v2_block_projection", "v2_block_first", "v2_block_bare"} <= drawn
+    assert {"v2_conv_sep", "v2_dw", "v2_conv_B", "v2_pool_stride_z"} <= drawn
+    for gen in specs:
         c = cnnspec.check(cnnspec.parse(gen.text), input_shape=gen.input_shape, classes=gen.classes)
         assert c.ok, (gen.text, c.errors)
+        adds = sum(la.kind == "Add" for la in c.layers)
         for style in ("blocks", "table"):
-            assert_picture(c, draw_svg(c, style=style), style)  # type: ignore[arg-type]
+            svg = draw_svg(c, style=style)  # type: ignore[arg-type]
+            assert_picture(c, svg, style)
+            assert len(skip_groups(svg)) == adds, gen.text  # one skip connection per block
 
 
 # --------------------------------------------------------------------------
