@@ -331,8 +331,8 @@ def test_cli_from_keras(keras, tmp_path):
 
 # --- round trip over random specs: build, save, from-keras, build again -------------------------
 
-ROUND_TRIP_N = 20
-ROUND_TRIP_SEED = 19  # chosen so that 20 specs use every layer kind and modifier (test_oracle uses 0)
+ROUND_TRIP_N = 30
+ROUND_TRIP_SEED = 121  # of seeds 0-399, the 30 specs that draw the most of specgen's features (v1 and v2)
 
 
 def _network(model) -> list[tuple[str, dict, tuple, int]]:
