@@ -284,6 +284,7 @@ def test_first_inexpressible_layer_is_named(keras):
     _cannot(_seq(keras, L.Conv2D(4, 3, kernel_regularizer="l1", name="l1"), L.Flatten(), L.Dense(2)), "l1", "only L2")
     _cannot(_seq(keras, L.Flatten(), L.Dense(2), shape=(4, 4, 3, 1)), None, "HxWxC image")
     _cannot(keras.Sequential([keras.Input((8, 8, 3))]), None, "no layers")  # was an AttributeError
+    _cannot(keras.Sequential([L.Flatten(), L.Dense(2)]), None, "never built")
 
 
 def test_branches_that_are_no_residual_block_are_named(keras):

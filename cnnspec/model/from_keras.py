@@ -141,7 +141,11 @@ def convert(model: keras.Model) -> Conversion:
     """
     try:
         inputs = model.inputs
-    except AttributeError:  # Keras: a Sequential model with no layers "has no defined inputs yet"
+    except AttributeError:  # Keras: a Sequential model that was never built "has no defined inputs yet"
+        if model.layers:
+            raise NotExpressible(
+                None, "the model was never built: it has no input shape (give it keras.Input)"
+            ) from None
         raise NotExpressible(None, "the model has no layers: the notation ends with a Dense head (O:)") from None
     if not inputs:
         raise NotExpressible(None, "the model has no input")
