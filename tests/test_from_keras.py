@@ -1008,3 +1008,26 @@ def test_a_block_with_no_convolution_is_refused_and_a_nested_model_with_a_block_
     inner = keras.Model(inner_in, L.Activation("relu")(L.Add()([inner_in, y])), name="inner")
     model = _r(keras, inner, L.Flatten(), L.Dense(2, activation="softmax"), shape=(8, 8, 4))
     _writes(model, "I: 8x8x4 C: [4]+R O: 2")
+
+
+def test_pre_activation_resnet_blocks(keras):
+    """ResNet v2 (He et al., 2016b) as tutorials write it: batch norm and ReLU before each convolution; the
+    first block projects the pre-activated input (so the block starts after it), the second adds its input."""
+    from keras import layers as L
+
+    inputs = keras.Input((16, 16, 3))
+    x = L.Rescaling(1 / 255)(inputs)
+    x = L.Conv2D(16, 3, padding="same")(x)
+    pre = L.Activation("relu")(L.BatchNormalization()(x))
+    y = L.Conv2D(32, 3, strides=2, padding="same")(pre)
+    y = L.Activation("relu")(L.BatchNormalization()(y))
+    y = L.Conv2D(32, 3, padding="same")(y)
+    x = L.Add()([y, L.Conv2D(32, 1, strides=2)(pre)])
+    y = L.Activation("relu")(L.BatchNormalization()(x))
+    y = L.Conv2D(32, 3, padding="same")(y)
+    y = L.Activation("relu")(L.BatchNormalization()(y))
+    y = L.Conv2D(32, 3, padding="same")(y)
+    x = L.Add()([x, y])
+    x = L.GlobalAveragePooling2D()(L.Activation("relu")(L.BatchNormalization()(x)))
+    model = keras.Model(inputs, L.Dense(10, activation="softmax")(x))
+    _writes(model, "I: 16x16x3 C: 16b [32s2b 32I]+ [n R 32b 32I]+ n R gap O: 10")
