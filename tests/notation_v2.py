@@ -6,19 +6,15 @@ without its spans.
 The generator is the parser's, not the checker's: its specs are valid as text
 (every rule of NOTATION.md's "Version 2" that the parser holds), not checked
 against an input shape (``tests/specgen.py`` makes specs the checker and Keras
-agree on).  :func:`checkable` says whether the checker of this checkout reads a
-spec: until it speaks version 2, the property tests parse and format v2 specs
-and check only the v1 ones.
+agree on); the checker must still check each without raising.
 """
 
 from __future__ import annotations
 
-import functools
 import random
 from typing import Any
 
-import cnnspec
-from cnnspec.notation.ir import ActivationItem, BatchNorm, Block, Conv, Dense, Depthwise, Dropout, Pool, Spec
+from cnnspec.notation.ir import Block, Dropout, Spec
 
 #: Tokens of version 2 that mutations insert: valid items, and errors.
 V2_VALID_TOKENS = [
@@ -158,7 +154,7 @@ def random_v2_text(r: random.Random) -> str:
 
 
 # --------------------------------------------------------------------------
-# The IR's meaning, and whether the checker reads it
+# The IR's meaning
 
 
 def meaning(spec: Spec) -> dict[str, Any]:
@@ -194,51 +190,3 @@ def meaning(spec: Spec) -> dict[str, Any]:
     out["p0"] = any(item["kind"] == "nopool" for item in out["conv"] or []) and not spec.has_blocks
     out["conv"] = out["conv"] and [item for item in out["conv"] if item["kind"] != "nopool"]
     return out
-
-
-def uses_v2(spec: Spec) -> bool:
-    """Whether the spec holds an item or modifier that version 1 did not have."""
-    nodes: list[Any] = [*(spec.conv or ()), *(spec.dense or ())]
-    for node in nodes:
-        if isinstance(node, (Depthwise, BatchNorm, ActivationItem, Block)):
-            return True
-        if isinstance(node, (Conv, Dense)) and node.prenorm is not None:
-            return True
-        if isinstance(node, Conv) and node.separable:
-            return True
-        if isinstance(node, Pool) and (node.stride is not None or node.padding != "valid"):
-            return True
-    return False
-
-
-#: One spec per version-2 node, for :func:`checker_speaks_v2`.
-_PROBES = ["C: 4 n R", "C: dwB 4sep 4b p3s2z", "C: [4 4In]+R", "D: n 4bR R"]
-
-
-@functools.cache
-def checker_speaks_v2() -> bool:
-    """Whether this checkout's checker checks every version-2 node without raising."""
-    try:
-        for text in _PROBES:
-            cnnspec.check(cnnspec.parse(text), "8x8x3", 2)
-    except Exception:  # a checker of version 1 meets an item kind it has no handler for
-        return False
-    return True
-
-
-def checkable(spec: Spec) -> bool:
-    """Whether the checker of this checkout reads ``spec`` (v1 always; v2 once it speaks it)."""
-    return not uses_v2(spec) or checker_speaks_v2()
-
-
-def text_checkable(text: str) -> bool:
-    """:func:`checkable` for every spec a text parses into (True when it does not parse)."""
-    if checker_speaks_v2():
-        return True
-    from cnnspec.notation.variants import expand_results
-
-    try:
-        specs = [s.spec for s in expand_results(text).specs if s.spec is not None]
-    except Exception:
-        return True
-    return all(checkable(s) for s in specs)

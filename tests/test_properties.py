@@ -2,8 +2,9 @@
 
 Hypothesis runs with the ``ci`` profile of ``conftest.py``: derandomized (the
 same examples on every run), no deadline.  ``HYPOTHESIS_PROFILE=dev`` explores
-fresh examples.  Valid specs come from :mod:`specgen`, seeded by hypothesis,
-and are then mutated character by character and token by token.
+fresh examples.  Valid specs come from :mod:`specgen` and (version 2, the
+parser's view) :mod:`notation_v2`, seeded by hypothesis, and are then mutated
+character by character and token by token.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 import specgen
 from hypothesis import example, given, reject, settings
 from hypothesis import strategies as st
-from notation_v2 import V2_VALID_TOKENS, checkable, meaning, random_v2_text, text_checkable
+from notation_v2 import V2_VALID_TOKENS, meaning, random_v2_text
 
 import cnnspec
 from cnnspec.network.sources import check_source
@@ -96,14 +97,11 @@ def only_spec_errors(text: str) -> None:
         for spec in parsed.specs if isinstance(parsed, cnnspec.SpecFile) else [parsed]:
             cnnspec.format(spec)
             json.dumps(spec.model_dump(mode="json"))
-            if not checkable(spec):  # v2 before the checker speaks it: the parser's part only
-                continue
             for shape, classes in ((None, None), ((7, 5, 3), 4), ((1, 1, 1), 1)):
                 checked = cnnspec.check(spec, shape, classes)
                 json.dumps(checked.to_dict())
-    if text_checkable(text):
-        for result in check_source(text):
-            json.dumps(result.to_dict())
+    for result in check_source(text):
+        json.dumps(result.to_dict())
 
 
 # --------------------------------------------------------------------------
@@ -169,12 +167,11 @@ def test_v2_canonical_form_round_trips(text):
     assert cnnspec.format(again) == canonical, "formatting is not idempotent"
     assert meaning(again) == meaning(spec), canonical
     assert cnnspec.Spec.model_validate_json(spec.model_dump_json()) == spec
-    if checkable(spec):
-        shape = None if spec.input else (16, 16, 3)
-        first, second = cnnspec.check(spec, shape, 3), cnnspec.check(again, shape, 3)
-        assert [(x.kind, x.output_shape, x.params) for x in first.layers] == [
-            (x.kind, x.output_shape, x.params) for x in second.layers
-        ]
+    shape = None if spec.input else (16, 16, 3)
+    first, second = cnnspec.check(spec, shape, 3), cnnspec.check(again, shape, 3)
+    assert [(x.kind, x.output_shape, x.params, x.non_trainable_params) for x in first.layers] == [
+        (x.kind, x.output_shape, x.params, x.non_trainable_params) for x in second.layers
+    ], "format changed the network"
 
 
 @given(mutated_specs())
