@@ -109,3 +109,21 @@ def test_the_caption_of_a_5000_layer_spec_shows_its_start_and_end(big: CheckedSp
     assert len(spec_lines) == CAPTION_MAX_LINES
     assert spec_lines[0].startswith("spec: I:") and "more lines of the spec" in spec_lines[3]
     assert spec_lines[-1].rstrip().endswith("O: 3")
+
+
+def test_a_long_chain_of_residual_blocks_is_bounded_everywhere() -> None:
+    """Version 2: 700 residual blocks (4,900 layers, every one with its block number) check,
+    keep every layer in --json, and show at most MAX_ROWS rows and a bounded picture."""
+    checked = check(parse(f"I: 8x8x8 C: {' '.join(['[8b 8In]+R'] * 700)} gap O: 3"))
+    assert checked.ok
+    blocks = [la.block for la in checked.layers if la.block is not None]
+    assert len(blocks) == 700 * 7 and max(blocks) == 700
+    assert [la.shortcut for la in checked.layers if la.kind == "Add"] == ["identity"] * 700
+    data = json.loads(json.dumps(checked.to_dict()))
+    assert len(data["layers"]) == len(checked.layers) and data["layers"][-3]["block"] == 700
+    console = Console(file=io.StringIO(), width=160, color_system=None, record=True)
+    console.print(terminal.check_table(checked))
+    assert len(re.findall(r"^│ +\d+ │", console.export_text(), re.M)) == MAX_ROWS
+    root = ET.fromstring(picture.draw_svg(checked, "table"))
+    drawn = [g for g in root.findall(f"{SVG}g") if g.get("class") == "layer"]
+    assert len(drawn) <= PICTURE_MAX_ROWS + 2
