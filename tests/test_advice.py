@@ -1,4 +1,4 @@
-"""The advice rules (W501-W506) of ``cnnspec.network.advice``, read from typed layers."""
+"""The advice rules (W501-W508) of ``cnnspec.network.advice``, read from typed layers."""
 
 from __future__ import annotations
 

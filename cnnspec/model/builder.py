@@ -8,7 +8,10 @@ of layer is made, one handler per Keras class.  So a row of ``cnnspec check``
 and a row of ``model.summary()`` line up by construction.
 
 The model takes raw 0-255 pixels: augmentation (training only), then
-rescaling by 1/255, then the layers of the spec.
+rescaling by 1/255, then the layers of the spec.  It is a chain except at a
+residual block (version 2): the block's input is kept, projected by the row
+the checker lists when the shapes differ, and added to the block's output,
+``Add()([block output, shortcut])``.
 """
 
 from __future__ import annotations

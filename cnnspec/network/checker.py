@@ -5,7 +5,7 @@ functions (:mod:`cnnspec.network.shapes`) and every number is held against
 the model that :mod:`cnnspec.model.builder` builds, by the tests, over
 hand-written and random specs.  The builder builds from the layers this
 module lists, so the names, the order and the implied pools are decided here
-once.  The advice (W501-W506) reads those layers in :mod:`cnnspec.network.advice`.
+once.  The advice (W501-W508) reads those layers in :mod:`cnnspec.network.advice`.
 """
 
 from __future__ import annotations
