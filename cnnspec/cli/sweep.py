@@ -41,9 +41,11 @@ def _summary(result: SweepResult, out: str) -> None:
     """The last line of a sweep in the terminal: runs done, specs skipped, how to tabulate."""
     n_done = result.count("completed") + result.count("finished")
     n_runs = len(result.entries) - len(result.invalid) - len(result.over_budget)
+    stopped = result.count("stopped")
     console(stderr=True).print(
         f"{result.status}: {n_done} of {n_runs} runs done, "
-        f"{len(result.invalid)} invalid spec(s) skipped"
+        + (f"{stopped} stopped early (--halving), " if stopped else "")
+        + f"{len(result.invalid)} invalid spec(s) skipped"
         + (f", {len(result.over_budget)} over budget" if result.over_budget else "")
         + f"; the table: cnnspec report {out} -o report.html",
         markup=False,

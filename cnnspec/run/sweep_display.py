@@ -196,7 +196,7 @@ class SweepProgress:
         elif self.progress is not None:
             best = (entry.metrics.get("best") or {}).get("val_accuracy")
             acc = f"best val acc {best:.4f}" if best is not None else ""
-            stopped = f" after {epochs} epochs" if entry.status == "stopped" else ""
+            stopped = f" after {epochs} epoch{'' if epochs == 1 else 's'}" if entry.status == "stopped" else ""
             mark = {"completed": "[green]done[/]", "failed": "[red]failed[/]", "stopped": "[yellow]stopped[/]"}.get(
                 entry.status, entry.status
             )
