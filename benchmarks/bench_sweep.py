@@ -41,7 +41,9 @@ ENGINES_DOC = """\
   (driver, Ray's services, workers; psutil, sampled every 0.2 s).
 * **halving vs full**: 8 variants of the digits spec, ``--halving --halving-min-epochs 1
   --halving-factor 2`` against the full sweep (local engine): epochs trained, wall time and the
-  best variant (highest best validation accuracy, fewer parameters breaking a tie).
+  best variant (highest best validation accuracy, fewer parameters breaking a tie); and the
+  halving sweep again with ``--engine ray`` (2 runs at once: they are compared as they reach
+  each rung, so other runs may be stopped).
 """
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "data" / "digits"
 ENGINE_SPECS = "digits = I: 8x8x1 C: {4,8,12,16} 16 D: 16R d¼ O: 10\n"
@@ -155,8 +157,11 @@ def engines(args: argparse.Namespace) -> None:
         full = measured("sweep", str(hspecs), *hcommon, "--out", str(root / "full"))
         halved = measured("sweep", str(hspecs), *hcommon, "--out", str(root / "halved"), "--halving",
                           "--halving-min-epochs", "1", "--halving-factor", "2")  # fmt: skip
+        halved_ray = measured("sweep", str(hspecs), *hcommon, "--out", str(root / "halved-ray"), "--halving",
+                              "--halving-min-epochs", "1", "--halving-factor", "2", "--engine", "ray")  # fmt: skip
         full_epochs, full_best = sweep_epochs(root / "full")
         halved_epochs, halved_best = sweep_epochs(root / "halved")
+        ray_epochs, ray_best = sweep_epochs(root / "halved-ray")
     n = ENGINE_SPECS.count(",") + 1
     after = os.getloadavg()
     print(f"{psutil.cpu_count()} cores; load average before {load[0]:.2f}, after {after[0]:.2f} (1 min)")
@@ -167,17 +172,18 @@ def engines(args: argparse.Namespace) -> None:
     print(f"{'CPU s (process tree)':<22}{local[1]:>10.1f} {ray[1]:>16.1f}")
     print(f"{'speed-up (wall)':<22}{'':>10} {local[0] / ray[0]:>15.2f}x")
     print()
-    print(f"halving vs full: 8 variants x {args.epochs} epochs (min 1 epoch, factor 2), local engine")
-    print(f"{'':<22}{'full':>22} {'halving':>22}")
-    print(f"{'epochs trained':<22}{full_epochs:>22} {halved_epochs:>22}")
-    print(f"{'wall s':<22}{full[0]:>22.1f} {halved[0]:>22.1f}")
-    print(f"{'best variant':<22}{full_best:>22} {halved_best:>22}")
+    print(f"halving vs full: 8 variants x {args.epochs} epochs (min 1 epoch, factor 2)")
+    print(f"{'':<16}{'full (local)':>22} {'halving (local)':>22} {'halving (ray 2x1)':>22}")
+    print(f"{'epochs trained':<16}{full_epochs:>22} {halved_epochs:>22} {ray_epochs:>22}")
+    print(f"{'wall s':<16}{full[0]:>22.1f} {halved[0]:>22.1f} {halved_ray[0]:>22.1f}")
+    print(f"{'best variant':<16}{full_best:>22} {halved_best:>22} {ray_best:>22}")
     if args.json:
         print(json.dumps({
             "load": [load[0], after[0]], "variants": n, "epochs": args.epochs,
             "local": {"wall": local[0], "cpu": local[1]}, "ray": {"wall": ray[0], "cpu": ray[1]},
             "full": {"wall": full[0], "epochs": full_epochs, "best": full_best},
             "halving": {"wall": halved[0], "epochs": halved_epochs, "best": halved_best},
+            "halving_ray": {"wall": halved_ray[0], "epochs": ray_epochs, "best": ray_best},
         }))  # fmt: skip
 
 

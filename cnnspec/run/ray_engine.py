@@ -105,8 +105,9 @@ def _start(engine: RayEngine) -> Any:
         import ray
     except ImportError:
         raise EngineError("--engine ray needs Ray", "pip install 'cnnspec[ray]'") from None
-    runtime_env = {"env_vars": _env(engine)}
-    common: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR, "runtime_env": runtime_env}
+    # No runtime_env: the environment is set by each task itself (:func:`_task`), so Ray's
+    # prestarted workers serve the runs instead of new ones being started for a runtime_env.
+    common: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
     try:
         if engine.address is None:
             ray.init(
@@ -148,10 +149,12 @@ class QueueReporter(Reporter):
         self._put("note", text=text)
 
 
-def _task(job: RunJob, queue: Any) -> dict[str, Any]:
-    """The Ray task: one run, and which GPU it saw."""
+def _task(job: RunJob, queue: Any, env: dict[str, str]) -> dict[str, Any]:
+    """The Ray task: one run, and which GPU it saw.  ``env`` (:func:`_env`) is set before the
+    run imports TensorFlow or JAX, which read it when they start in this worker."""
     import ray
 
+    os.environ.update(env)
     outcome = run_job(job, QueueReporter(queue, job.name))
     outcome["worker"]["gpus"] = [str(g) for g in ray.get_gpu_ids()]
     outcome["worker"]["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -202,7 +205,8 @@ def train_all(
             num_cpus=engine.cpus_per_run, num_gpus=engine.gpus_per_run, max_retries=engine.max_retries,
             retry_exceptions=False,
         )  # fmt: skip
-        refs = {task.remote(job, queue): job for job in jobs}
+        env = _env(engine)
+        refs = {task.remote(job, queue, env): job for job in jobs}
         with _signals():
             try:
                 _wait(ray, refs, queue, show, record)
