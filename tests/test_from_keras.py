@@ -845,8 +845,6 @@ def test_v2_examples_round_trip_in_canonical_form(keras, tmp_path, name):
     from cnnspec.notation.formatter import format_spec
 
     path = Path(__file__).parent.parent / "examples" / f"{name}.cnn"
-    if not path.exists():
-        pytest.skip(f"{path.name} is not on main yet")
     text = format_spec(cnnspec.parse(path.read_text(encoding="utf-8")))
     # A batch norm between a linear layer and an activation layer is written b/B: the middle flow's
     # `256sepBI R` (separable conv, batch norm, ReLU) comes back as `256sepB`, the same layers.
