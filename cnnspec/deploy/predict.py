@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cnnspec.deploy.metadata import META_CLASS_NAMES, META_HEAD, META_INPUT_SHAPE, META_SPEC, ModelInfo
 from cnnspec.errors import UserError
-from cnnspec.run.images import COLOURLESS_MODES, PREDICT_EXTENSIONS, to_gray, to_rgb
+from cnnspec.run.images import PREDICT_EXTENSIONS, convert
 
 if TYPE_CHECKING:
     import numpy as np
@@ -87,47 +87,24 @@ def load_image(path: str | Path, shape: tuple[int, int, int]) -> Image:
     from PIL import UnidentifiedImageError
 
     path = Path(path)
-    height, width, channels = shape
     if path.is_dir():
         raise PredictError(
             f"{path} is a folder, not an image file", hint="give image files, or expand the folder with image_files()"
         )
     if not path.is_file():
         raise PredictError(f"no such image: {path}")
+    if shape[2] not in (1, 3, 4):
+        raise PredictError(f"the model takes {shape[2]} channels; images have 1, 3 or 4")
     try:
         with PILImage.open(path) as img:
             img.load()
-            mode = img.mode
-            notes: list[str] = []
-            gray = mode in COLOURLESS_MODES
-            if mode == "P":  # a palette can be gray or color: look at the decoded colors
-                gray = False
-            if channels == 1:
-                if not gray:
-                    notes.append(f"converted {mode} image to grayscale for a 1-channel model")
-                img = to_gray(img)
-            elif channels == 3:
-                if gray:
-                    notes.append(f"converted grayscale ({mode}) image to RGB for a 3-channel model")
-                img = to_rgb(img)
-            elif channels == 4:  # as training's loader reads a 4-channel model's images: RGBA
-                if mode not in ("RGBA", "LA", "PA") and not (mode == "P" and "transparency" in img.info):
-                    notes.append(f"converted {mode} image to RGBA (opaque) for a 4-channel model")
-                # 16-bit and float gray are scaled onto 0-255 first, as for the other models.
-                source: Any = to_gray(img) if gray and mode != "LA" else img
-                img = source.convert("RGBA")
-            else:
-                raise PredictError(f"the model takes {channels} channels; images have 1, 3 or 4")
-            if img.size != (width, height):
-                notes.append(f"resized from {img.size[1]}x{img.size[0]} to {height}x{width}")
-                img = img.resize((width, height), PILImage.Resampling.BILINEAR)
-            pixels = np.asarray(img, dtype=np.float32)
+            # The conversion training and evaluation read their images with (cnnspec.run.images).
+            uint8, notes = convert(img, shape)
+            pixels = uint8.astype(np.float32)
     except UnidentifiedImageError:
         raise PredictError(f"cannot decode {path}: not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
         raise PredictError(f"cannot decode {path}: {exc}") from None
-    if pixels.ndim == 2:
-        pixels = pixels[:, :, None]
     return Image(str(path), pixels, notes)
 
 

@@ -52,6 +52,53 @@ def probe(path: Path) -> tuple[str | None, str | None, str]:
         return None, None, f"cannot be decoded ({type(exc).__name__}: {exc})".replace("\n", " ")
 
 
+def convert(img: Any, shape: Sequence[int]) -> tuple[Any, list[str]]:
+    """A decoded Pillow image as a ``HxWxC`` uint8 array for a model input ``shape``, and what
+    was changed (colour conversions, a resize), one phrase each.
+
+    The one conversion of training, evaluation and prediction alike: gray for one channel,
+    RGB (alpha dropped) for three, RGBA for four (opaque when the image has none; 16-bit
+    and float gray scaled onto 0-255 first), then a bilinear resize to ``HxW``.
+    """
+    import numpy as np
+    from PIL import Image as PILImage
+
+    height, width, channels = shape
+    mode = img.mode
+    notes: list[str] = []
+    gray = mode in COLOURLESS_MODES  # a palette ("P") can be gray or colour: it counts as colour
+    if channels == 1:
+        if not gray:
+            notes.append(f"converted {mode} image to grayscale for a 1-channel model")
+        img = to_gray(img)
+    elif channels == 3:
+        if gray:
+            notes.append(f"converted grayscale ({mode}) image to RGB for a 3-channel model")
+        img = to_rgb(img)
+    elif channels == 4:
+        if mode not in ("RGBA", "LA", "PA") and not (mode == "P" and "transparency" in img.info):
+            notes.append(f"converted {mode} image to RGBA (opaque) for a 4-channel model")
+        img = (to_gray(img) if gray and mode != "LA" else img).convert("RGBA")
+    else:
+        raise ValueError(f"the model takes {channels} channels; images have 1, 3 or 4")
+    if img.size != (width, height):
+        notes.append(f"resized from {img.size[1]}x{img.size[0]} to {height}x{width}")
+        img = img.resize((width, height), PILImage.Resampling.BILINEAR)
+    pixels = np.asarray(img, dtype=np.uint8)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    return pixels, notes
+
+
+def decode(path: Path, shape: Sequence[int]) -> Any:
+    """The file at ``path`` as a ``HxWxC`` uint8 array (see :func:`convert`)."""
+    from PIL import Image as PILImage
+
+    with PILImage.open(path) as img:
+        img.load()
+        return convert(img, shape)[0]
+
+
 def to_rgb(img: Any) -> Any:
     """A Pillow image as RGB: alpha dropped (colours kept as drawn), wide gray scaled first."""
     if img.mode in _WIDE_GRAY_MODES:
@@ -130,6 +177,8 @@ __all__ = [
     "TF_FORMATS",
     "colour_kind",
     "conversions",
+    "convert",
+    "decode",
     "kinds",
     "probe",
     "to_gray",
