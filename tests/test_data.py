@@ -1,4 +1,4 @@
-"""The image-folder scan, the plan and its refusals, and the tf.data pipeline."""
+"""The image-folder scan, the plan and its refusals, and the input pipelines."""
 
 from __future__ import annotations
 
@@ -144,8 +144,8 @@ def _epoch(ds: object) -> tuple[list[int], list[float]]:
     labels: list[int] = []
     sums: list[float] = []
     for x, y in ds:  # type: ignore[attr-defined]
-        labels += y.numpy().tolist()
-        sums += x.numpy().reshape(len(x), -1).sum(axis=1).tolist()
+        labels += np.asarray(y).reshape(-1).tolist()
+        sums += np.asarray(x).reshape(len(x), -1).sum(axis=1).tolist()
     return labels, sums
 
 
@@ -153,7 +153,9 @@ def test_pipeline_reshuffles_every_epoch(tmp_path: Path) -> None:
     d = make_folder(tmp_path / "d", {"a": 30, "b": 30, "c": 30})
     p = plan(scan(d))
     with open_datasets(p, batch_size=8, seed=1) as (train, val):
-        first, second = _epoch(train), _epoch(train)
+        first = _epoch(train)
+        train.set_epoch(1)
+        second = _epoch(train)
         assert sorted(first[1]) == sorted(second[1])  # the same images...
         assert first[1] != second[1]  # ...in another order
         assert len(first[0]) == p.n_train == 72
@@ -176,22 +178,62 @@ def test_pipeline_skips_bad_files_and_resizes(tmp_path: Path) -> None:
     assert tuple(x.shape[1:]) == (6, 6, 3) and tuple(y.shape[1:]) == (1,) and y.dtype.name == "float32"
 
 
-def test_an_epoch_variable_fixes_each_epochs_order(tmp_path: Path) -> None:
-    """With ``epoch``, the order of a pass is a function of (seed, epoch) alone,
-    whatever passes came before: what lets a resumed run replay the orders."""
-    import tensorflow as tf
-
+def test_the_epoch_fixes_each_epochs_order(tmp_path: Path) -> None:
+    """The order of a pass is a function of (seed, epoch) alone, whatever passes came
+    before: what lets a resumed run replay the orders."""
     p = plan(scan(make_folder(tmp_path / "d", {"a": 10, "b": 10})))
-    epoch = tf.Variable(0, dtype=tf.int64)
-    with open_datasets(p, batch_size=4, seed=1, epoch=epoch) as (train, _):
-        assert int(train.cardinality()) == 4  # 16 images: Keras still sees the steps of an epoch
-        orders = {}
+    with open_datasets(p, batch_size=4, seed=1) as (train, _):
+        assert len(train) == 4  # 16 images: Keras sees the steps of an epoch
+        orders: dict[int, list[list[float]]] = {}
         for e in (0, 1, 2, 1, 0):
-            epoch.assign(e)
+            train.set_epoch(e)
             orders.setdefault(e, []).append(_epoch(train)[1])
     assert orders[0][0] == orders[0][1] and orders[1][0] == orders[1][1]
     assert orders[0][0] != orders[1][0] != orders[2][0]
     assert sorted(orders[0][0]) == sorted(orders[2][0])
+
+
+def test_tf_data_and_the_pydataset_give_the_same_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TensorFlow's pipeline (tf.data, measured faster there) and every other backend's
+    (a PyDataset) hand Keras the same batches, epoch by epoch."""
+    from cnnspec.run.pipeline import PIPELINE_ENV
+
+    p = plan(scan(make_folder(tmp_path / "d", {"a": 9, "b": 8}, channels=3)), image_shape=(5, 7, 3))
+    seen = {}
+    for kind in ("tf.data", "pydataset"):
+        monkeypatch.setenv(PIPELINE_ENV, kind)
+        with open_datasets(p, batch_size=4, seed=3) as (train, val):
+            assert type(train).__name__ == ("_TfBatches" if kind == "tf.data" else "ImageBatches")
+            epochs = []
+            for e in (0, 1):
+                train.set_epoch(e)
+                epochs.append([(np.asarray(x).tolist(), np.asarray(y).tolist()) for x, y in train])
+            epochs.append([(np.asarray(x).tolist(), np.asarray(y).tolist()) for x, y in val])
+        seen[kind] = epochs
+    assert seen["tf.data"] == seen["pydataset"]
+
+
+def test_the_split_is_keras_loaders(tmp_path: Path) -> None:
+    """Training and validation hold the files that Keras' image_dataset_from_directory puts in
+    them (a run started by an older cnnspec, which read with it, resumes on the same images)."""
+    import keras
+
+    from cnnspec.run.pipeline import split
+
+    d = make_folder(tmp_path / "d", {"a": 13, "b": 11, "c": 7})
+    p = plan(scan(d), val_split=0.3)
+    train_items, val_items = split(p, seed=5)
+    both = keras.utils.image_dataset_from_directory(
+        d, batch_size=None, image_size=(12, 12), color_mode="grayscale", seed=5, validation_split=0.3,
+        subset="both", shuffle=True, verbose=False,
+    )  # fmt: skip
+    from cnnspec.run.pipeline import decode_all
+
+    for ds, items in zip(both, (train_items, val_items), strict=True):
+        # The same images with the same labels (the loader shuffles its training part once more).
+        expected = sorted((int(y), float(np.asarray(x).sum())) for x, y in ds.as_numpy_iterator())
+        got, labels = decode_all(p.train.path, items, p.image_shape)
+        assert sorted((int(y), float(x.astype(np.float64).sum())) for x, y in zip(got, labels, strict=True)) == expected
 
 
 def test_counts_per_class_on_one_line(tmp_path: Path) -> None:

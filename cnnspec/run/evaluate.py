@@ -2,8 +2,8 @@
 
 :func:`evaluate` reads the run directory that :mod:`cnnspec.run.train` wrote
 (``run.json``, ``model.keras``), reads the test folder with the very loader
-and pipeline that training used for validation (:mod:`cnnspec.run.data`, :mod:`cnnspec.run.pipeline`: the same
-scan and refusals, class order, colour mode, resize and uint8 rounding),
+that training used for validation (:mod:`cnnspec.run.data`, :mod:`cnnspec.run.pipeline`: the same
+scan and refusals, class order, colour conversion and resize, on any backend),
 predicts every image once and scores the predictions.  :func:`scores` is the
 pure arithmetic, and :func:`plot_confusion` draws the matrix.
 
@@ -235,17 +235,15 @@ def _notes(test: FolderScan, shape: Sequence[int]) -> list[str]:
 
 
 def _predict(model: Any, dplan: DataPlan, batch_size: int) -> tuple[list[int], Any]:
-    """True labels and model outputs of every image, in the loader's order."""
+    """True labels and model outputs of every image, in the loader's order (decoded as training
+    decoded its validation images)."""
     import numpy as np
 
-    from cnnspec.run.pipeline import load_folder, pipeline, readable_dir
+    from cnnspec.run.pipeline import as_keras_data, open_folder
 
-    with readable_dir(dplan.train) as folder:
-        images = load_folder(folder, dplan, seed=0, subset=None, shuffle=False)
-        ds = pipeline(images, batch_size=batch_size)  # validation's pipeline: cached, so read once from disk
-        labels = [int(y) for _, ys in ds.as_numpy_iterator() for y in ys]
-        outputs = model.predict(ds, verbose=0)
-    return labels, np.asarray(outputs, dtype="float32")
+    with open_folder(dplan, batch_size=batch_size) as (batches, labels):
+        outputs = model.predict(as_keras_data(batches), verbose=0)
+    return [int(y) for y in labels], np.asarray(outputs, dtype="float32")
 
 
 def _classes_of(outputs: Any, run: RunRecord) -> list[int]:
