@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from cnnspec.notation.ir import Spec
 from cnnspec.run.data import DataPlan
 from cnnspec.run.metrics import plot_curves, summarize
 from cnnspec.run.options import SGD_MOMENTUM, RunResult, Status, TrainError, TrainOptions
-from cnnspec.run.pipeline import open_datasets
+from cnnspec.run.pipeline import as_keras_data, open_datasets
 from cnnspec.run.progress import COLUMNS, Reporter
 from cnnspec.run.rundir import (
     CHECKPOINT_KERAS,
@@ -204,7 +204,10 @@ def _reseed(model: Any, seed: int, epoch: int) -> None:
         v.assign(np.array([int.from_bytes(digest[:4], "little") >> 1, 0], dtype=v.dtype))
 
 
-def _callback(session: RunRecorder, epochs: int, steps: int, seed: int, epoch_var: Any) -> Any:
+def _callback(session: RunRecorder, epochs: int, steps: int, seed: int, train_data: Any, whole: Any) -> Any:
+    """The recorder of a fit; ``whole`` is the model saved and reseeded (augmentation included),
+    which the fitted model (``self.model``) is the trunk of when augmentation runs in the
+    input pipeline (:func:`split_augmentation`)."""
     import keras
 
     class Recorder(keras.callbacks.Callback):
@@ -214,8 +217,8 @@ def _callback(session: RunRecorder, epochs: int, steps: int, seed: int, epoch_va
             session.check_stop()
             # Before the epoch's data iterator exists: its order and the
             # model's random draws are functions of (seed, epoch) alone.
-            epoch_var.assign(epoch)
-            _reseed(self.model, seed, epoch)
+            train_data.set_epoch(epoch)
+            _reseed(whole, seed, epoch)
             self.t0 = time.perf_counter()
             self.t_train: float | None = None
             session.reporter.epoch_start(epoch + 1, epochs, steps)
@@ -240,7 +243,7 @@ def _callback(session: RunRecorder, epochs: int, steps: int, seed: int, epoch_va
             lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             row = {"epoch": epoch + 1, **{c: _float(logs.get(c)) for c in COLUMNS[1:5]}}
             row.update(seconds=round(seconds, 3), lr=lr)
-            session.epoch_done(row, self.t_train if self.t_train is not None else seconds, self.model)
+            session.epoch_done(row, self.t_train if self.t_train is not None else seconds, whole)
             if session.early_stop():
                 session.reporter.note(f"early stop: no better validation accuracy for {session.patience} epochs")
                 self.model.stop_training = True
@@ -259,18 +262,70 @@ def _float(v: Any) -> float | None:
 # --- Keras ------------------------------------------------------------------------
 
 
+def keras_backend() -> str:
+    """The backend Keras runs on (imports Keras, and with it that backend)."""
+    import keras
+
+    return str(keras.backend.backend())
+
+
+def describe_backend() -> str:
+    """``jax 0.10.2 on cpu``: the backend, its version and the devices it trains on."""
+    import sys
+
+    from cnnspec.run.rundir import BACKEND_PACKAGES
+
+    name = keras_backend()
+    module = sys.modules.get(BACKEND_PACKAGES.get(name, name))
+    version = getattr(module, "__version__", "")
+    return f"{name} {version} on {', '.join(_devices(name))}".replace("  ", " ")
+
+
+def _devices(backend: str) -> list[str]:
+    """The kinds of device the backend sees, GPUs first (``gpu ×2``, ``cpu``)."""
+    from collections import Counter
+
+    kinds: Counter[str] = Counter()
+    try:
+        if backend == "jax":
+            import jax
+
+            kinds.update(d.platform for d in jax.devices())
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            # Physical: listing logical devices would start them (too early for CNNSPEC_CPU_DEVICES).
+            kinds.update(d.device_type.lower() for d in tf.config.list_physical_devices())
+        elif backend == "torch":
+            import torch
+
+            kinds["cuda" if torch.cuda.is_available() else "cpu"] += max(1, torch.cuda.device_count())
+    except Exception:  # a device query that fails says nothing worth stopping for
+        return ["?"]
+    return [k if n == 1 else f"{k} ×{n}" for k, n in sorted(kinds.items(), key=lambda kv: kv[0] == "cpu")] or ["?"]
+
+
 #: For testing ``--distribute mirrored`` without GPUs: split the CPU into this
 #: many logical devices (only works before TensorFlow has started its devices).
 CPU_DEVICES_ENV = "CNNSPEC_CPU_DEVICES"
 
 
 def _strategy(name: str | None) -> Any:
+    """``tf.distribute.MirroredStrategy`` for ``mirrored`` (TensorFlow only), else None: one device,
+    nothing imported."""
+    if name != "mirrored":
+        return None
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise TrainError(
+            f"--distribute mirrored needs the TensorFlow backend; Keras runs on {keras.backend.backend()}",
+            "train with --backend tensorflow, or without --distribute",
+        )
     import tensorflow as tf
 
-    if name == "mirrored":
-        _split_cpu(tf)
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+    _split_cpu(tf)
+    return tf.distribute.MirroredStrategy()
 
 
 def _split_cpu(tf: Any) -> None:
@@ -356,15 +411,70 @@ def open_model(checked: CheckedSpec, options: TrainOptions, checkpoint: Path | N
     return model, _optimizer(options)
 
 
-def compile_model(model: Any, optimizer: Any, spec: Spec, options: TrainOptions) -> None:
-    """Compile with the head's loss and accuracy, and the XLA setting."""
+#: Steps that run on the device between two reads of the logs by the host (``steps_per_execution``):
+#: reading them after every step waits for it, which cost 17 % of an epoch at batch 32 on a CPU.
+SYNC_EVERY = 16
+#: Overrides :data:`SYNC_EVERY` (benchmarks measure 1 against it).
+SYNC_EVERY_ENV = "CNNSPEC_SYNC_EVERY"
+#: ``model``: keep ``A:`` in the fitted model (for measuring the pipeline's cost against it).
+AUGMENT_ENV = "CNNSPEC_AUGMENT"
+
+
+def sync_every(steps: int) -> int:
+    """The ``steps_per_execution`` of a fit of ``steps`` batches an epoch."""
+    value = os.environ.get(SYNC_EVERY_ENV, "")
+    every = int(value) if value.isdigit() and int(value) >= 1 else SYNC_EVERY
+    return max(1, min(every, steps))
+
+
+def compile_model(model: Any, optimizer: Any, spec: Spec, options: TrainOptions, steps: int = 1) -> None:
+    """Compile with the head's loss and accuracy, the XLA setting and :func:`sync_every`."""
     loss, metric = _loss_and_metric(spec)
     model.compile(
         optimizer=optimizer,
         loss=loss,
         metrics=[metric],
         jit_compile="auto" if options.jit is None else options.jit,
+        steps_per_execution=sync_every(steps),
     )
+
+
+def split_augmentation(model: Any) -> tuple[list[Any], Any]:
+    """``(augmentation layers, trunk)``: the ``A:`` layers that lead the model, and the model
+    after them (sharing every weight), which is what trains.
+
+    Why: RandomRotation, RandomZoom and RandomTranslation are not jit-compilable, so inside the
+    model they make the whole training step run uncompiled (JAX) or turn XLA off (TensorFlow).
+    Run on each batch in the input pipeline instead (the same layers, the same seeds), they cost
+    the step nothing, and the saved model keeps them, as the spec says.  ``([], model)`` when the
+    spec has no ``A:`` or ``CNNSPEC_AUGMENT=model``.
+    """
+    import keras
+
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    augment = []
+    for layer in layers:
+        if not layer.name.startswith("aug_"):
+            break
+        augment.append(layer)
+    if not augment or os.environ.get(AUGMENT_ENV) == "model":
+        return [], model
+    first = layers[len(augment)]
+    return augment, keras.Model(first.input, model.output, name=model.name)
+
+
+def augmenter(layers: list[Any]) -> Any:
+    """The pipeline's function of a float32 batch: ``layers`` in training mode, as numpy."""
+    if not layers:
+        return None
+    import keras
+
+    def augment(x: Any) -> Any:
+        for layer in layers:
+            x = layer(x, training=True)
+        return keras.ops.convert_to_numpy(x)
+
+    return augment
 
 
 def run_epochs(
@@ -372,24 +482,23 @@ def run_epochs(
 ) -> None:
     """Fit from ``initial_epoch`` to ``options.epochs`` (unless early stopping says the run is
     done); the recorder writes the run directory after every epoch."""
-    import tensorflow as tf
-
     steps = math.ceil(dplan.n_train / options.batch_size)
     binary = spec.head is not None and spec.head.classes == 1
-    # Outside the strategy's scope: the input pipeline reads it, not the replicas.
-    epoch_var = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False)
-    with open_datasets(dplan, batch_size=options.batch_size, seed=options.seed, binary=binary, epoch=epoch_var) as (
-        train_ds,
-        val_ds,
-    ):
+    augment, trunk = split_augmentation(model)
+    if trunk is not model:  # the same optimizer: the saved model holds the state the trunk trains
+        compile_model(trunk, model.optimizer, spec, options, steps)
+    with open_datasets(
+        dplan, batch_size=options.batch_size, seed=options.seed, binary=binary, augment=augmenter(augment),
+        note=recorder.reporter.note,
+    ) as (train_ds, val_ds):  # fmt: skip
         recorder.check_stop()
         if initial_epoch < options.epochs and not recorder.early_stop():
-            model.fit(
-                train_ds,
-                validation_data=val_ds,
+            trunk.fit(
+                as_keras_data(train_ds),
+                validation_data=as_keras_data(val_ds),
                 epochs=options.epochs,
                 initial_epoch=initial_epoch,
-                callbacks=[_callback(recorder, options.epochs, steps, options.seed, epoch_var)],
+                callbacks=[_callback(recorder, options.epochs, steps, options.seed, train_ds, model)],
                 shuffle=False,  # the pipeline shuffles, after its cache
                 verbose=0,
             )
@@ -414,17 +523,16 @@ def fit(
     model = None
     with stop_on_signals(recorder):
         try:
-            # The same global seed in a fresh and a resumed run: tf.data
-            # combines it with every shuffle's own seed.
+            # The same global seed in a fresh and a resumed run (the backend's own draws).
             keras.utils.set_random_seed(options.seed)
             strategy = _strategy(options.distribute)
-            recorder.run.replicas = int(strategy.num_replicas_in_sync)
-            if options.distribute:
+            recorder.run.replicas = 1 if strategy is None else int(strategy.num_replicas_in_sync)
+            if strategy is not None:
                 devices = list(strategy.extended.worker_devices)
                 reporter.note(f"{options.distribute}: {len(devices)} replicas on {', '.join(devices)}")
-            with strategy.scope():
+            with nullcontext() if strategy is None else strategy.scope():
                 model, optimizer = open_model(recorder.checked, options, checkpoint)
-                compile_model(model, optimizer, spec, options)
+                compile_model(model, optimizer, spec, options, math.ceil(dplan.n_train / options.batch_size))
             run_epochs(recorder, model, spec, dplan, options, initial_epoch)
         except (Interrupted, KeyboardInterrupt):
             reporter.close()

@@ -26,7 +26,7 @@ class Reporter:
         ``n_train``, ``n_val``, ``classes``, ``counts`` (class -> image
         files), ``val_counts`` (the same for ``--val DIR``, else None),
         ``input_shape``, ``params``, ``macs``, ``epochs``,
-        ``initial_epoch``, ``steps``, ``settings``."""
+        ``initial_epoch``, ``steps``, ``settings``, ``backend`` (a line: ``jax 0.10.2 on cpu``)."""
 
     def epoch_start(self, epoch: int, epochs: int, steps: int) -> None:
         """Epoch ``epoch`` (1-based) of ``epochs`` begins, with ``steps`` batches."""
@@ -142,6 +142,8 @@ class RichReporter(Reporter):
             + (f", patience {s['patience']}" if s.get("patience") else "")
             + extra,
         )
+        if info.get("backend"):
+            self._field("backend", str(info["backend"]))
 
     def epoch_start(self, epoch: int, epochs: int, steps: int) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

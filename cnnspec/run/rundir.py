@@ -138,6 +138,14 @@ class RunRecord(_Record):
     updated: Optional[str] = None
     #: Devices trained on.
     replicas: Optional[int] = None
+    #: The Keras backend the run trains on (``tensorflow``, ``jax``, ``torch``); runs from before
+    #: it was kept trained on TensorFlow (:attr:`trained_on`).
+    backend: Optional[str] = None
+
+    @property
+    def trained_on(self) -> str:
+        """The backend of the run: ``backend``, or ``tensorflow`` for a run that does not say."""
+        return self.backend or "tensorflow"
 
     def require(self, run_dir: Path, *fields: str) -> None:
         """Raise :class:`RunDirError` when one of ``fields`` is missing (``data.path``: a field
@@ -410,18 +418,31 @@ def write_history(run_dir: Path, rows: Sequence[dict[str, Any]]) -> None:
     atomic.write_text(run_dir / HISTORY_CSV, history_csv(rows))
 
 
+#: The Python package of each Keras backend, for its version.
+BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}
+
+
 def versions() -> dict[str, str]:
-    """The versions a run records in ``run.json`` (python, keras, tensorflow, numpy)."""
+    """The versions a run records in ``run.json``: python, keras, numpy and the backend's package
+    (``tensorflow``, ``jax`` or ``torch``), read from the installed distributions: no backend is
+    imported for it (Keras is, and with it the one it runs on)."""
     import keras
     import numpy
-    import tensorflow as tf
 
-    return {
-        "python": platform.python_version(),
-        "keras": keras.__version__,
-        "tensorflow": tf.__version__,
-        "numpy": numpy.__version__,
-    }
+    backend = keras.backend.backend()
+    out = {"python": platform.python_version(), "keras": keras.__version__, "numpy": numpy.__version__}
+    package = BACKEND_PACKAGES.get(backend)
+    if package and package != "numpy":
+        out[package] = _installed(package)
+    return out
+
+
+def _installed(package: str) -> str:
+    """The version of an imported package (``tensorflow`` may be installed as ``tensorflow-cpu``)."""
+    import sys
+
+    module = sys.modules.get(package)
+    return str(getattr(module, "__version__", "unknown"))
 
 
 def now() -> str:

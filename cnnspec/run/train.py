@@ -29,7 +29,7 @@ from cnnspec.notation.ir import Spec
 from cnnspec.notation.parser import parse
 from cnnspec.notation.variants import has_variants
 from cnnspec.run.data import DataError, DataPlan, FolderScan, plan, scan
-from cnnspec.run.fit import RunRecorder, fit
+from cnnspec.run.fit import RunRecorder, describe_backend, fit, keras_backend
 from cnnspec.run.lock import locked
 from cnnspec.run.metrics import plot_curves, summarize
 from cnnspec.run.options import RunResult, TrainError, TrainOptions
@@ -185,6 +185,7 @@ def _start_event(session: RunRecorder, dplan: DataPlan, options: TrainOptions, i
         "initial_epoch": initial_epoch,
         "steps": math.ceil(dplan.n_train / options.batch_size),
         "settings": run.settings,
+        "backend": describe_backend(),
     }
 
 
@@ -283,6 +284,7 @@ def _start(
             "class_names": list(dplan.class_names),
             "settings": _settings(options, run_dir),
             "versions": versions(),
+            "backend": keras_backend(),
             "data": data_record,
             "status": "running",
             "created": now(),
@@ -338,6 +340,13 @@ def _resume(
     """:func:`resume` once the lock is held."""
     run.require(run_dir, "spec", "settings", "data", "data.path", "data.fingerprint", "class_names")
     assert run.spec is not None and run.data is not None and run.data.path and run.class_names is not None
+    if run.trained_on != keras_backend():
+        raise TrainError(
+            f"{run_dir} was trained on the {run.trained_on} backend; Keras runs on {keras_backend()} here, "
+            "and a run resumes on the backend that started it (its optimizer state and random draws are that "
+            "backend's)",
+            f"resume with --backend {run.trained_on} (or KERAS_BACKEND={run.trained_on})",
+        )
     options = run.options(run_dir, epochs)
     try:
         spec = parse(run.spec, str(run_dir / SPEC_CNN))
