@@ -160,6 +160,62 @@ DistributeOpt = Annotated[
 ]
 SkipBadOpt = Annotated[bool, typer.Option("--skip-bad", help="Train without the files that are not images.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+BackendOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--backend", help="Keras backend: tensorflow, jax or torch (default: KERAS_BACKEND, else tensorflow).",
+        show_default=False,
+    ),
+]  # fmt: skip
+
+#: The Keras backends cnnspec trains on.
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def use_backend(name: Optional[str], run_dir: Optional[str] = None, resuming: bool = False) -> None:
+    """Make Keras run on ``name`` (``--backend``): set ``KERAS_BACKEND`` before Keras is imported.
+
+    Without ``name``, a run directory's own backend (``run.json``) is used when
+    ``KERAS_BACKEND`` does not say one, so that ``--resume`` and ``predict RUN`` take the
+    backend a run trained on; ``resuming`` refuses another one (exit 1).  A usage error when
+    the name is unknown or Keras already runs on another backend in this process.
+    """
+    own = _run_backend(run_dir) if run_dir is not None else None
+    if name is None and not os.environ.get("KERAS_BACKEND"):
+        name = own
+    wanted = name or os.environ.get("KERAS_BACKEND")
+    if resuming and own is not None and wanted is not None and wanted != own:
+        # Said before Keras is imported: the other backend may not even be installed.
+        fail(
+            f"{run_dir} was trained on the {own} backend, not {wanted}: a run resumes on the backend "
+            "that started it (its optimizer state and random draws are that backend's)",
+            EXIT_INVALID,
+            hint=f"resume with --backend {own} (or KERAS_BACKEND={own})",
+        )
+    if name is None:
+        return
+    if name not in BACKENDS:
+        fail(f"--backend {name}: expected one of {', '.join(BACKENDS)}")
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        running = keras.backend.backend()
+        if running != name:
+            fail(f"--backend {name}: Keras already runs on {running} in this process")
+        return
+    os.environ["KERAS_BACKEND"] = name
+
+
+def _run_backend(run_dir: str) -> Optional[str]:
+    """The backend a run directory's ``run.json`` names (``tensorflow`` for one that names none),
+    or None when there is no readable run there (the command itself then says what is wrong)."""
+    import json
+
+    try:
+        doc = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    backend = doc.get("backend", "tensorflow") if isinstance(doc, dict) else None
+    return backend if backend in BACKENDS else None
 
 
 def train_options(**given: object) -> object:

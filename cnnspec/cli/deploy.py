@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cnnspec.cli.common import EXIT_INVALID, console, fail, run_or_exit, writable
+from cnnspec.cli.common import EXIT_INVALID, BackendOpt, console, fail, run_or_exit, use_backend, writable
 
 
 def _note(message: str) -> None:
@@ -24,6 +24,18 @@ def _quiet_tensorflow() -> None:
     from cnnspec.cli.quiet import quiet_tensorflow
 
     quiet_tensorflow()  # without its start-up lines
+
+
+def _export_backend() -> None:
+    """Export on TensorFlow when it is installed (tf2onnx converts there, and the ``.keras`` of a
+    JAX or PyTorch run loads on it alike); else on the backend Keras is given, through Keras'
+    own ONNX export."""
+    import importlib.util
+    import os
+    import sys
+
+    if "keras" not in sys.modules and importlib.util.find_spec("tensorflow") is not None:
+        os.environ["KERAS_BACKEND"] = "tensorflow"
 
 
 def export(
@@ -46,6 +58,7 @@ def export(
     ] = False,
 ) -> None:
     """Export a trained model to ONNX, with its spec in the metadata, checked against Keras."""
+    _export_backend()
     _quiet_tensorflow()
     from cnnspec.deploy.export import OPSETS
     from cnnspec.deploy.export import export as do_export
@@ -92,6 +105,7 @@ def predict(
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Leave out files that are not decodable images (exit 0).")
     ] = False,
+    backend: BackendOpt = None,
 ) -> None:
     """Top-k classes of each image, with probabilities."""
     # A file that cannot be decoded gets its own error and the other images their results;
@@ -109,6 +123,7 @@ def predict(
     if missing:
         fail(f"no such image{'s' * (len(missing) > 1)}: {', '.join(missing)}")
     if not Path(model).suffix.lower() == ".onnx":
+        use_backend(backend, model if Path(model).is_dir() else None)  # a run: its own backend by default
         _quiet_tensorflow()
     files, notes = run_or_exit(lambda: image_files(images))
     results, errors = run_or_exit(lambda: predict_each(open_model(model), files, top_k))  # PredictError, ExportError

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from cnnspec.cli.common import console, fail, run_or_exit, writable
+from cnnspec.cli.common import BackendOpt, console, fail, run_or_exit, use_backend, writable
 
 if TYPE_CHECKING:
     from cnnspec.run.evaluate import Evaluation
@@ -39,10 +39,12 @@ def evaluate(
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Leave out files that are not images.")] = False,
     no_save: Annotated[bool, typer.Option("--no-save", help="Write no files; only print.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON instead of tables.")] = False,
+    backend: BackendOpt = None,
 ) -> None:
     """Score a trained run on a test folder: accuracy, per-class precision/recall/F1, confusion matrix."""
     from cnnspec.cli.quiet import quiet_tensorflow
 
+    use_backend(backend, run_dir)  # before Keras is imported; default: the run's own
     quiet_tensorflow()  # TensorFlow, once imported, without its start-up lines
     from rich.markup import escape
 

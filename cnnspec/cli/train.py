@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from cnnspec.cli.common import (
+    BackendOpt,
     BatchSizeOpt,
     DataOpt,
     DistributeOpt,
@@ -34,6 +35,7 @@ from cnnspec.cli.common import (
     read_source,
     run_or_exit,
     train_options,
+    use_backend,
 )
 
 if TYPE_CHECKING:
@@ -141,10 +143,12 @@ def train(
     ] = None,
     quiet: QuietOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per event (per epoch).")] = False,
+    backend: BackendOpt = None,
 ) -> None:
     """Train a spec on an image folder; write a run directory (model, history, curves, metrics)."""
     from cnnspec.cli.quiet import quiet_tensorflow
 
+    use_backend(backend, resume, resuming=resume is not None)  # before Keras is imported; --resume: the run's own
     quiet_tensorflow()  # TensorFlow, once imported, without its start-up lines
     progress: ProgressMode = "json" if as_json else "quiet" if quiet else "rich"
     if resume is not None:

@@ -69,7 +69,15 @@ def _erfc_handler(ctx: Any, node: Any, name: str, args: Any) -> None:
 
 
 def to_onnx(model: keras.Model, opset: int = DEFAULT_OPSET) -> Any:
-    """Convert ``model`` (inference mode, dynamic batch) to an ``onnx.ModelProto``; input ``image``."""
+    """Convert ``model`` (inference mode, dynamic batch) to an ``onnx.ModelProto``; input ``image``.
+
+    On the TensorFlow backend through tf2onnx (a ``.keras`` file of any backend's run loads
+    there: ``cnnspec export`` picks it when TensorFlow is installed); on another backend
+    through Keras' own ``model.export(format="onnx")`` (:func:`_keras_onnx`)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return _keras_onnx(model, opset)
     import logging
 
     import tensorflow as tf
@@ -91,6 +99,36 @@ def to_onnx(model: keras.Model, opset: int = DEFAULT_OPSET) -> Any:
         )
     except Exception as exc:
         raise ExportError(f"tf2onnx could not convert the model: {type(exc).__name__}: {exc}") from None
+    return proto
+
+
+def _keras_onnx(model: keras.Model, opset: int) -> Any:
+    """Keras' own ONNX export, for a backend other than TensorFlow (PyTorch: ``torch.onnx``;
+    JAX: the ``jax2onnx`` package).  Its input is renamed ``image``, as tf2onnx's is."""
+    import tempfile
+
+    import keras
+    import onnx
+
+    backend = keras.backend.backend()
+    spec = keras.InputSpec(shape=(None, *input_shape(model)), dtype="float32")
+    with tempfile.TemporaryDirectory(prefix="cnnspec-onnx-") as tmp:
+        path = Path(tmp, "model.onnx")
+        try:
+            model.export(str(path), format="onnx", verbose=False, input_signature=[spec], opset_version=opset)
+        except ImportError as exc:
+            raise ExportError(
+                f"Keras cannot export to ONNX on the {backend} backend here: {exc}",
+                "install TensorFlow (pip install 'cnnspec[train]'): cnnspec export then converts the model "
+                "with tf2onnx, whatever backend trained it",
+            ) from None
+        except Exception as exc:
+            raise ExportError(f"Keras' ONNX export failed on {backend}: {type(exc).__name__}: {exc}") from None
+        proto = onnx.load(str(path))
+    old = proto.graph.input[0].name
+    for node in proto.graph.node:
+        node.input[:] = ["image" if i == old else i for i in node.input]
+    proto.graph.input[0].name = "image"
     return proto
 
 
