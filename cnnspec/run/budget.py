@@ -85,15 +85,18 @@ class Device:
 
 
 def detect_device(distribute: str | None = None) -> Device:
-    """The device a run will use: the GPUs TensorFlow sees (all of them with ``mirrored``,
-    else one), or the CPU.  Imports Keras and TensorFlow: call it only when something trains."""
+    """The device a run will use: the GPUs the backend sees (all of them with ``mirrored``,
+    else one), or the CPU.  Imports Keras and its backend (not TensorFlow, on JAX or PyTorch):
+    call it only when something trains."""
     import keras
-    import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
+    from cnnspec.run.fit import gpu_count
+
+    backend = keras.config.backend()
+    gpus = gpu_count(backend)
     if gpus:
-        return Device("GPU", len(gpus) if distribute == "mirrored" else 1, keras.config.backend())
-    return Device("CPU", 1, keras.config.backend())
+        return Device("GPU", gpus if distribute == "mirrored" else 1, backend)
+    return Device("CPU", 1, backend)
 
 
 def estimate_seconds(runs: list[tuple[int, int, int]], batch_size: int, device: Device) -> tuple[float, float]:
