@@ -232,6 +232,9 @@ def _callback(session: RunRecorder, epochs: int, steps: int, seed: int, train_da
             reporter.step(batch + 1, shown)
 
         def on_test_begin(self, logs: Any = None) -> None:
+            # Wait for the device: JAX dispatches steps ahead, and the clock read without
+            # waiting would stop before the training part has run.
+            keras.ops.convert_to_numpy(self.model.optimizer.iterations)
             self.t_train = time.perf_counter() - self.t0
 
         def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
@@ -281,25 +284,38 @@ def describe_backend() -> str:
     return f"{name} {version} on {', '.join(_devices(name))}".replace("  ", " ")
 
 
-def _devices(backend: str) -> list[str]:
-    """The kinds of device the backend sees, GPUs first (``gpu ×2``, ``cpu``)."""
+def device_counts(backend: str) -> dict[str, int]:
+    """The devices ``backend`` sees, by kind (``{"gpu": 2, "cpu": 1}``; ``cuda`` on PyTorch);
+    imports that backend only, and TensorFlow's without starting its devices."""
     from collections import Counter
 
     kinds: Counter[str] = Counter()
+    if backend == "jax":
+        import jax
+
+        kinds.update(d.platform for d in jax.devices())
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        # Physical: listing logical devices would start them (too early for CNNSPEC_CPU_DEVICES).
+        kinds.update(d.device_type.lower() for d in tf.config.list_physical_devices())
+    elif backend == "torch":
+        import torch
+
+        kinds["cuda" if torch.cuda.is_available() else "cpu"] += max(1, torch.cuda.device_count())
+    return dict(kinds)
+
+
+def gpu_count(backend: str) -> int:
+    """How many GPUs ``backend`` sees."""
+    counts = device_counts(backend)
+    return counts.get("gpu", 0) + counts.get("cuda", 0)
+
+
+def _devices(backend: str) -> list[str]:
+    """The kinds of device the backend sees, GPUs first (``gpu ×2``, ``cpu``)."""
     try:
-        if backend == "jax":
-            import jax
-
-            kinds.update(d.platform for d in jax.devices())
-        elif backend == "tensorflow":
-            import tensorflow as tf
-
-            # Physical: listing logical devices would start them (too early for CNNSPEC_CPU_DEVICES).
-            kinds.update(d.device_type.lower() for d in tf.config.list_physical_devices())
-        elif backend == "torch":
-            import torch
-
-            kinds["cuda" if torch.cuda.is_available() else "cpu"] += max(1, torch.cuda.device_count())
+        kinds = device_counts(backend)
     except Exception:  # a device query that fails says nothing worth stopping for
         return ["?"]
     return [k if n == 1 else f"{k} ×{n}" for k, n in sorted(kinds.items(), key=lambda kv: kv[0] == "cpu")] or ["?"]
@@ -420,8 +436,11 @@ SYNC_EVERY_ENV = "CNNSPEC_SYNC_EVERY"
 AUGMENT_ENV = "CNNSPEC_AUGMENT"
 
 
-def sync_every(steps: int) -> int:
-    """The ``steps_per_execution`` of a fit of ``steps`` batches an epoch."""
+def sync_every(steps: int, distribute: str | None = None) -> int:
+    """The ``steps_per_execution`` of a fit of ``steps`` batches an epoch (1 under
+    ``--distribute``: Keras 3.15's multi-step function fails under MirroredStrategy)."""
+    if distribute:
+        return 1
     value = os.environ.get(SYNC_EVERY_ENV, "")
     every = int(value) if value.isdigit() and int(value) >= 1 else SYNC_EVERY
     return max(1, min(every, steps))
@@ -435,7 +454,7 @@ def compile_model(model: Any, optimizer: Any, spec: Spec, options: TrainOptions,
         loss=loss,
         metrics=[metric],
         jit_compile="auto" if options.jit is None else options.jit,
-        steps_per_execution=sync_every(steps),
+        steps_per_execution=sync_every(steps, options.distribute),
     )
 
 

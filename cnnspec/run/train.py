@@ -189,6 +189,16 @@ def _start_event(session: RunRecorder, dplan: DataPlan, options: TrainOptions, i
     }
 
 
+def _gpu_note(reporter: Reporter) -> None:
+    """Warn when the NVIDIA driver sees a GPU that the backend does not (training on the CPU by
+    mistake): :func:`cnnspec.run.devices.gpu_hint`."""
+    from cnnspec.run.devices import gpu_hint
+
+    hint = gpu_hint(keras_backend())
+    if hint:
+        reporter.note(hint)
+
+
 def load_conversions(dplan: DataPlan) -> list[str]:
     """What loading changes in the images of a plan (resizing, colour), one phrase each."""
     from collections import Counter
@@ -296,6 +306,7 @@ def _start(
     recorder.on_epoch = on_epoch
     recorder.write_run("running")
     reporter.start(_start_event(recorder, dplan, options, 0))
+    _gpu_note(reporter)
     return fit(recorder, spec, dplan, options, 0, None)
 
 
@@ -375,6 +386,7 @@ def _resume(
         write_history(run_dir, history)
     recorder.write_run("running")
     reporter.start(_start_event(recorder, dplan, options, done))
+    _gpu_note(reporter)
     return fit(recorder, spec, dplan, options, done, checkpoint)
 
 
