@@ -20,7 +20,7 @@ from cnnspec.network.checker import check
 from cnnspec.notation.formatter import format_spec
 from cnnspec.notation.parser import parse
 from cnnspec.run.data import plan, scan
-from cnnspec.run.pipeline import open_datasets
+from cnnspec.run.pipeline import as_keras_data, open_datasets
 from cnnspec.run.train import TrainError, TrainOptions, resume, train
 
 # Two shared CPU cores: keep TensorFlow modest, here and in child processes.
@@ -58,7 +58,9 @@ def assert_valid_run(run: Path, epochs: int, status: str = "completed") -> dict[
                 "class_names", "settings", "versions", "data", "status", "created"):  # fmt: skip
         assert key in info, key
     assert info["status"] == status
-    assert set(info["versions"]) >= {"python", "keras", "tensorflow", "numpy"}
+    backend = info.get("backend", "tensorflow")
+    assert backend in ("tensorflow", "jax", "torch")
+    assert set(info["versions"]) >= {"python", "keras", "numpy", backend}
     assert set(info["data"]) >= {"path", "files", "fingerprint", "counts"}
     assert (run / "spec.cnn").read_text() == info["spec"]
     assert json.loads((run / "class_names.json").read_text()) == info["class_names"]
@@ -96,14 +98,14 @@ def test_digits_example_trains_and_the_model_reloads(tmp_path: Path) -> None:
 
     dplan = plan(scan(DIGITS))
     with open_datasets(dplan, batch_size=64, seed=42) as (_, val):
-        images = np.concatenate([x.numpy() for x, _ in val])
+        images = np.concatenate([np.asarray(x) for x, _ in val])
         # The last epoch's model, saved with its optimizer, predicts as it did before saving.
         before = result.model.predict(images, verbose=0)
         after = keras.saving.load_model(run / "checkpoint.keras").predict(images, verbose=0)
         np.testing.assert_allclose(after, before, atol=1e-5)
         # The best model reloads and scores its recorded validation accuracy.
         best = keras.saving.load_model(run / "model.keras")
-        score = best.evaluate(val, return_dict=True, verbose=0)
+        score = best.evaluate(as_keras_data(val), return_dict=True, verbose=0)
     assert score["accuracy"] == pytest.approx(metrics["best"]["val_accuracy"], abs=1e-6)
 
 
