@@ -123,7 +123,7 @@ def test_a_jax_run_evaluates_and_predicts_without_tensorflow(jax_runs: dict[str,
     assert ev["images"] == 1797 and ev["accuracy"] > 0.5
     image = sorted((DIGITS / "3").iterdir())[0]
     top = json.loads(cnnspec(tmp, "predict", str(run), str(image), "--json").stdout)
-    assert len(top) == 1 and top[0]["top"][0]["probability"] > 0
+    assert len(top) == 1 and top[0]["predictions"][0]["probability"] > 0
 
 
 @pytest.mark.slow
