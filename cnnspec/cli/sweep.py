@@ -12,6 +12,7 @@ import typer
 from cnnspec.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
+    BackendOpt,
     BatchSizeOpt,
     DataOpt,
     DistributeOpt,
@@ -31,6 +32,7 @@ from cnnspec.cli.common import (
     fail,
     read_source,
     run_or_exit,
+    use_backend,
 )
 
 if TYPE_CHECKING:
@@ -106,6 +108,7 @@ def sweep(
     halving: Annotated[bool, typer.Option(help="Stop losing runs early (successive halving, Optuna's).")] = False,
     halving_min_epochs: Annotated[int, typer.Option(help="With --halving: epochs before any stop.")] = 2,
     halving_factor: Annotated[int, typer.Option(help="With --halving: keep the top 1/factor at each rung.")] = 3,
+    backend: BackendOpt = None,
 ) -> None:
     """Train every spec of a file (variants expanded), one run directory each under --out.
 
@@ -116,6 +119,7 @@ def sweep(
     """
     from cnnspec.cli.quiet import quiet_tensorflow
 
+    use_backend(backend)  # before Keras is imported (Ray's workers get the driver's KERAS_BACKEND)
     quiet_tensorflow()  # TensorFlow, once imported, without its start-up lines
     from cnnspec.cli.common import train_options
     from cnnspec.run.budget import BudgetError, parse_count
