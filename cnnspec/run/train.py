@@ -249,6 +249,11 @@ def train(
     spec = _as_spec(spec)
     options = options or TrainOptions()
     run_dir = _new_run_dir(out_dir if out_dir is not None else options.out, spec.name)
+    if options.distribute and keras_backend() != "tensorflow":  # refused before anything is created
+        raise TrainError(
+            f"--distribute {options.distribute} needs the TensorFlow backend; Keras runs on {keras_backend()}",
+            "train with --backend tensorflow, or without --distribute",
+        )
     dplan, checked = _prepare(spec, data_dir, options)
 
     run_dir.mkdir(parents=True, exist_ok=True)
