@@ -165,3 +165,12 @@ def test_resuming_on_another_backend_is_refused(jax_runs: dict[str, Path], keras
                    check=False)  # fmt: skip
     assert proc.returncode == 1 and "trained on the jax backend, not tensorflow" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_distribute_on_jax_is_refused_before_anything_is_created(jax_runs: dict[str, Path]) -> None:
+    out = jax_runs["tmp"] / "mirrored"
+    proc = cnnspec(jax_runs["tmp"], "train", "--spec", SPEC, "--data", str(DIGITS), "--out", str(out),
+                   "--distribute", "mirrored", "--backend", "jax", check=False)  # fmt: skip
+    assert proc.returncode == 1 and "needs the TensorFlow backend; Keras runs on jax" in proc.stderr
+    assert not out.exists()

@@ -432,8 +432,12 @@ def open_model(checked: CheckedSpec, options: TrainOptions, checkpoint: Path | N
 SYNC_EVERY = 16
 #: Overrides :data:`SYNC_EVERY` (benchmarks measure 1 against it).
 SYNC_EVERY_ENV = "CNNSPEC_SYNC_EVERY"
-#: ``model``: keep ``A:`` in the fitted model (for measuring the pipeline's cost against it).
+#: Where ``A:`` runs while training: ``pipeline`` or ``model`` (default: by backend, below).
 AUGMENT_ENV = "CNNSPEC_AUGMENT"
+#: Measured (benchmarks/bench_backends.py, 2-core CPU, batch 32): on TensorFlow the layers in the
+#: model (XLA off, tf.data kept) beat eager layers in a PyDataset about 4x; on JAX the pipeline
+#: beats the model's uncompiled step.
+AUGMENT_WHERE = {"tensorflow": "model"}
 
 
 def sync_every(steps: int, distribute: str | None = None) -> int:
@@ -466,7 +470,8 @@ def split_augmentation(model: Any) -> tuple[list[Any], Any]:
     model they make the whole training step run uncompiled (JAX) or turn XLA off (TensorFlow).
     Run on each batch in the input pipeline instead (the same layers, the same seeds), they cost
     the step nothing, and the saved model keeps them, as the spec says.  ``([], model)`` when the
-    spec has no ``A:`` or ``CNNSPEC_AUGMENT=model``.
+    spec has no ``A:``, on TensorFlow (:data:`AUGMENT_WHERE`: measured slower there) and with
+    ``CNNSPEC_AUGMENT=model``.
     """
     import keras
 
@@ -476,7 +481,8 @@ def split_augmentation(model: Any) -> tuple[list[Any], Any]:
         if not layer.name.startswith("aug_"):
             break
         augment.append(layer)
-    if not augment or os.environ.get(AUGMENT_ENV) == "model":
+    where = os.environ.get(AUGMENT_ENV) or AUGMENT_WHERE.get(keras.backend.backend(), "pipeline")
+    if not augment or where == "model":
         return [], model
     first = layers[len(augment)]
     return augment, keras.Model(first.input, model.output, name=model.name)
