@@ -174,3 +174,48 @@ def test_distribute_on_jax_is_refused_before_anything_is_created(jax_runs: dict[
                    "--distribute", "mirrored", "--backend", "jax", check=False)  # fmt: skip
     assert proc.returncode == 1 and "needs the TensorFlow backend; Keras runs on jax" in proc.stderr
     assert not out.exists()
+
+
+# PyTorch: .ci/run installs its CPU build after the main run and runs the tests marked torch.
+# PyTorch itself asks find_spec("tensorflow") while it loads, so the meta-path blocker above would
+# break it: here TensorFlow is a stand-in package whose import fails, as if it were not installed.
+def _torch_env(tmp: Path) -> dict[str, str]:
+    stand_in = tmp / "no_tensorflow"
+    for name in ("tensorflow", "tf2onnx"):
+        (stand_in / name).mkdir(parents=True, exist_ok=True)
+        (stand_in / name / "__init__.py").write_text(f"raise ImportError('No module named {name} (the test)')\n")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env.update(PYTHONPATH=os.pathsep.join([str(stand_in), str(ROOT)]), OMP_NUM_THREADS="1", COLUMNS="120")
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_torch_without_tensorflow_trains_resumes_and_evaluates(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+
+    def run_cli(*args: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "cnnspec", *args], env=_torch_env(tmp_path),
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr and "oneDNN" not in proc.stderr
+        return proc
+
+    full, part = tmp_path / "full", tmp_path / "part"
+    run_cli("train", "--spec", SPEC, "--data", str(DIGITS), "--epochs", "3", "--out", str(full), "--backend", "torch")
+    run_cli("train", "--spec", SPEC, "--data", str(DIGITS), "--epochs", "2", "--out", str(part), "--backend", "torch")
+    run_cli("train", "--resume", str(part), "--epochs", "3", "-q")  # on the run's own backend, from run.json
+    record = json.loads((full / "run.json").read_text())
+    assert record["backend"] == "torch" and "torch" in record["versions"] and "tensorflow" not in record["versions"]
+    assert json.loads((part / "run.json").read_text())["backend"] == "torch"
+    metrics = assert_valid_run(full, 3)
+    assert metrics["best"]["val_accuracy"] > 0.5  # chance is 0.1
+    assert_valid_run(part, 3)
+
+    # Resumed on the same backend and machine, the history is the uninterrupted run's, bit for bit.
+    def rows(run: Path) -> list[list[str]]:  # every column but the timings
+        return [line.split(",")[:5] for line in (run / "history.csv").read_text().splitlines()]
+
+    assert rows(part) == rows(full)
+    ev = json.loads(run_cli("evaluate", str(full), "--data", str(DIGITS), "--json", "--no-save").stdout)
+    assert ev["images"] == 1797 and ev["accuracy"] > 0.5

@@ -84,13 +84,17 @@ def _filtered_stderr() -> Iterator[None]:
 class _QuietLoader(importlib.abc.Loader):
     """TensorFlow's own loader, run with the start-up lines filtered; everything else passed on."""
 
-    def __init__(self, loader: Any) -> None:
+    def __init__(self, loader: Any, finder: _QuietFinder) -> None:
         self._loader = loader
+        self._finder = finder
 
     def create_module(self, spec: ModuleSpec) -> Any:
         return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
+        # The first import is the one that prints: the finder's work is done once it runs.
+        if self._finder in sys.meta_path:
+            sys.meta_path.remove(self._finder)
         with _filtered_stderr():
             self._loader.exec_module(module)
 
@@ -101,13 +105,20 @@ class _QuietLoader(importlib.abc.Loader):
 class _QuietFinder(importlib.abc.MetaPathFinder):
     """Finds ``tensorflow`` as the other finders do, and wraps its loader (once)."""
 
+    _looking = False
+
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
-        if name != "tensorflow":
+        # A look-up is not an import: PyTorch asks find_spec("tensorflow") while it loads, so the
+        # finder stays until TensorFlow is really executed (the loader removes it then).
+        if name != "tensorflow" or self._looking:
             return None
-        sys.meta_path.remove(self)  # the first import is the one that prints
-        spec = importlib.util.find_spec(name)
+        self._looking = True
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._looking = False
         if spec is not None and spec.loader is not None:
-            spec.loader = _QuietLoader(spec.loader)
+            spec.loader = _QuietLoader(spec.loader, self)
         return spec
 
 

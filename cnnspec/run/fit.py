@@ -440,10 +440,12 @@ AUGMENT_ENV = "CNNSPEC_AUGMENT"
 AUGMENT_WHERE = {"tensorflow": "model"}
 
 
-def sync_every(steps: int, distribute: str | None = None) -> int:
+def sync_every(steps: int, distribute: str | None = None, backend: str | None = None) -> int:
     """The ``steps_per_execution`` of a fit of ``steps`` batches an epoch (1 under
-    ``--distribute``: Keras 3.15's multi-step function fails under MirroredStrategy)."""
-    if distribute:
+    ``--distribute``: Keras 3.15's multi-step function fails under MirroredStrategy; 1 on
+    PyTorch, whose Keras trainer refuses more and runs each step eagerly, so the host waits
+    for it anyway)."""
+    if distribute or backend == "torch":
         return 1
     value = os.environ.get(SYNC_EVERY_ENV, "")
     every = int(value) if value.isdigit() and int(value) >= 1 else SYNC_EVERY
@@ -458,8 +460,14 @@ def compile_model(model: Any, optimizer: Any, spec: Spec, options: TrainOptions,
         loss=loss,
         metrics=[metric],
         jit_compile="auto" if options.jit is None else options.jit,
-        steps_per_execution=sync_every(steps, options.distribute),
+        steps_per_execution=sync_every(steps, options.distribute, _backend_of(model)),
     )
+
+
+def _backend_of(model: Any) -> str:
+    import keras
+
+    return str(keras.backend.backend())
 
 
 def split_augmentation(model: Any) -> tuple[list[Any], Any]:
