@@ -135,18 +135,20 @@ def _rescaling(L: Any, layer: Layer, seed: int | None) -> Any:
     return L.Rescaling(1.0 / 255, name=layer.name)
 
 
+def _window(layer: Layer) -> dict[str, Any]:
+    """What a Conv2D, a SeparableConv2D and a DepthwiseConv2D are configured with alike."""
+    return {
+        "strides": layer.stride,
+        "padding": layer.padding,
+        "activation": layer.activation,
+        "use_bias": layer.use_bias,
+        "data_format": "channels_last",
+        "name": layer.name,
+    }
+
+
 def _conv(L: Any, layer: Layer, seed: int | None) -> Any:
-    return L.Conv2D(
-        layer.output_shape[-1],
-        layer.kernel,
-        strides=layer.stride,
-        padding=layer.padding,
-        activation=layer.activation,
-        use_bias=layer.use_bias,
-        kernel_regularizer=_regularizer(layer.l2),
-        data_format="channels_last",
-        name=layer.name,
-    )
+    return L.Conv2D(layer.output_shape[-1], layer.kernel, kernel_regularizer=_regularizer(layer.l2), **_window(layer))
 
 
 def _separable(L: Any, layer: Layer, seed: int | None) -> Any:
@@ -154,29 +156,16 @@ def _separable(L: Any, layer: Layer, seed: int | None) -> Any:
     return L.SeparableConv2D(
         layer.output_shape[-1],
         layer.kernel,
-        strides=layer.stride,
-        padding=layer.padding,
         depth_multiplier=1,
-        activation=layer.activation,
-        use_bias=layer.use_bias,
         depthwise_regularizer=_regularizer(layer.l2),
         pointwise_regularizer=_regularizer(layer.l2),
-        data_format="channels_last",
-        name=layer.name,
+        **_window(layer),
     )
 
 
 def _depthwise(L: Any, layer: Layer, seed: int | None) -> Any:
     return L.DepthwiseConv2D(
-        layer.kernel,
-        strides=layer.stride,
-        padding=layer.padding,
-        depth_multiplier=1,
-        activation=layer.activation,
-        use_bias=layer.use_bias,
-        depthwise_regularizer=_regularizer(layer.l2),
-        data_format="channels_last",
-        name=layer.name,
+        layer.kernel, depth_multiplier=1, depthwise_regularizer=_regularizer(layer.l2), **_window(layer)
     )
 
 

@@ -460,14 +460,8 @@ def compile_model(model: Any, optimizer: Any, spec: Spec, options: TrainOptions,
         loss=loss,
         metrics=[metric],
         jit_compile="auto" if options.jit is None else options.jit,
-        steps_per_execution=sync_every(steps, options.distribute, _backend_of(model)),
+        steps_per_execution=sync_every(steps, options.distribute, keras_backend()),
     )
-
-
-def _backend_of(model: Any) -> str:
-    import keras
-
-    return str(keras.backend.backend())
 
 
 def split_augmentation(model: Any) -> tuple[list[Any], Any]:
